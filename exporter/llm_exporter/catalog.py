@@ -1,0 +1,259 @@
+"""Every metric llm-exporter can emit: name, type, unit, labels and help, in one place.
+
+This module is the public interface of the exporter. Collectors may only emit the
+metrics listed here (``MetricSet`` refuses anything else), the README's metric table is
+generated from it, and the dashboards and rules are checked against it. Renaming a
+metric here is a breaking change and needs a migration note in the README.
+
+Conventions (Prometheus naming guide): namespace ``llm_``, base units (seconds, bytes,
+joules, hertz, celsius, ratio 0-1), ``_total`` only on counters, identity in ``_info``
+metrics with value 1, no hostname/cluster labels (those are Prometheus target labels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+MetricType = Literal["gauge", "counter", "histogram"]
+
+GROUPS = ("exporter", "target", "inference", "probe", "process", "gpu", "queue", "cost")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One exported metric family.
+
+    ``labels`` are the labels every series carries, in order. ``extra_labels`` allows
+    further identity labels (only for ``_info`` metrics). ``unit`` is the base unit the
+    name ends with (empty for dimensionless counts). ``group`` says which collector
+    family emits it and selects its section in the README table.
+    """
+
+    name: str
+    type: MetricType
+    help: str
+    labels: tuple[str, ...] = ()
+    unit: str = ""
+    group: str = "exporter"
+    extra_labels: bool = False
+    opt_in: bool = False
+
+    @property
+    def is_info(self) -> bool:
+        return self.name.endswith("_info")
+
+
+def _m(
+    group: str,
+    name: str,
+    type_: MetricType,
+    help_: str,
+    labels: Iterable[str] = (),
+    unit: str = "",
+    *,
+    extra: bool = False,
+    opt_in: bool = False,
+) -> MetricSpec:
+    return MetricSpec(name, type_, help_, tuple(labels), unit, group, extra, opt_in)
+
+
+_T = ("target",)
+_TM = ("target", "model")
+_G = ("gpu", "uuid")
+_Q = ("backend", "target", "queue", "group")
+
+_SPECS: tuple[MetricSpec, ...] = (
+    # --- the exporter itself -------------------------------------------------------
+    _m("exporter", "llm_exporter_build_info", "gauge",
+       "Build of llm-exporter: version and Python runtime. Always 1.",
+       ("version", "python_version")),
+    _m("exporter", "llm_exporter_config_last_reload_successful", "gauge",
+       "1 if the last configuration (re)load succeeded, 0 if it was rejected and the previous one is "
+       "still running."),
+    _m("exporter", "llm_exporter_config_last_reload_success_timestamp_seconds", "gauge",
+       "Unix time of the last successful configuration load.", unit="seconds"),
+    _m("exporter", "llm_scrape_collector_success", "gauge",
+       "1 if the collector finished within the scrape deadline without an internal error. An "
+       "unreachable upstream is reported by llm_target_up, not here.", ("collector",)),
+    _m("exporter", "llm_scrape_collector_duration_seconds", "gauge",
+       "Wall time the collector took in this scrape (or the deadline when it timed out).",
+       ("collector",), "seconds"),
+    # --- upstream targets -----------------------------------------------------------
+    _m("target", "llm_target_up", "gauge",
+       "1 if the last read of the configured upstream (inference server or queue broker) succeeded.", _T),
+    _m("target", "llm_target_info", "gauge",
+       "Identity of a configured upstream: kind (inference, queue), software and version. Always 1.",
+       ("target", "kind", "software", "version")),
+    # --- inference (normalised across engines) --------------------------------------
+    _m("inference", "llm_model_info", "gauge",
+       "A model served by a target, with what the engine tells about it (max_model_len, ...). Always 1.",
+       ("target", "server", "model"), extra=True),
+    _m("inference", "llm_requests_running", "gauge",
+       "Requests in the engine's running batch.", _TM),
+    _m("inference", "llm_requests_waiting", "gauge",
+       "Requests queued inside the engine, waiting to be scheduled.", _TM),
+    _m("inference", "llm_kv_cache_usage_ratio", "gauge",
+       "Fraction of the KV cache in use, 0-1.", _TM, "ratio"),
+    _m("inference", "llm_prompt_tokens_total", "counter",
+       "Prompt (input) tokens processed, prefix-cache hits included (the API's usage.prompt_tokens).",
+       _TM, "tokens"),
+    _m("inference", "llm_generation_tokens_total", "counter",
+       "Generated (output) tokens (the API's usage.completion_tokens).", _TM, "tokens"),
+    _m("inference", "llm_prefix_cache_queried_tokens_total", "counter",
+       "Prompt tokens looked up in the prefix cache.", _TM, "tokens"),
+    _m("inference", "llm_prefix_cache_hit_tokens_total", "counter",
+       "Prompt tokens served from the prefix cache (usage.prompt_tokens_details.cached_tokens).",
+       _TM, "tokens"),
+    _m("inference", "llm_requests_total", "counter",
+       "Finished requests by finish_reason: stop, length, abort, error, rejected, unknown.",
+       ("target", "model", "finish_reason")),
+    _m("inference", "llm_request_duration_seconds", "histogram",
+       "End-to-end request latency, in the engine's own buckets.", _TM, "seconds"),
+    _m("inference", "llm_time_to_first_token_seconds", "histogram",
+       "Time to first token (TTFT), in the engine's own buckets.", _TM, "seconds"),
+    _m("inference", "llm_inter_token_latency_seconds", "histogram",
+       "Time between consecutive output tokens, in the engine's own buckets.", _TM, "seconds"),
+    _m("inference", "llm_time_per_output_token_seconds", "histogram",
+       "Per-request mean time per output token (TPOT), in the engine's own buckets.", _TM, "seconds"),
+    _m("inference", "llm_request_queue_duration_seconds", "histogram",
+       "Time a request waited in the engine before being scheduled.", _TM, "seconds"),
+    # --- active probe --------------------------------------------------------------
+    _m("probe", "llm_probe_success", "gauge",
+       "1 if the last synthetic streaming chat completion succeeded.", _TM),
+    _m("probe", "llm_probe_duration_seconds", "gauge",
+       "Total duration of the last probe request.", _TM, "seconds"),
+    _m("probe", "llm_probe_time_to_first_token_seconds", "gauge",
+       "Time to the first streamed token of the last successful probe.", _TM, "seconds"),
+    _m("probe", "llm_probe_ratelimit_remaining_requests", "gauge",
+       "Requests left in the rate-limit window (x-ratelimit-remaining-requests of the last probe).", _TM),
+    _m("probe", "llm_probe_ratelimit_remaining_tokens", "gauge",
+       "Tokens left in the rate-limit window (x-ratelimit-remaining-tokens of the last probe).",
+       _TM, "tokens"),
+    # --- served process (psutil) ---------------------------------------------------
+    _m("process", "llm_process_cpu_seconds_total", "counter",
+       "CPU time (user + system) of the served inference process.", _T, "seconds"),
+    _m("process", "llm_process_resident_memory_bytes", "gauge",
+       "Resident memory of the served inference process.", _T, "bytes"),
+    _m("process", "llm_process_threads", "gauge", "Threads of the served inference process.", _T),
+    _m("process", "llm_process_open_fds", "gauge",
+       "Open file descriptors of the served inference process.", _T),
+    # --- GPU (NVML) -------------------------------------------------------------------
+    _m("gpu", "llm_gpu_nvml_up", "gauge", "1 if NVML is initialised and answering.", ()),
+    _m("gpu", "llm_gpu_devices", "gauge", "GPUs visible to NVML.", ()),
+    _m("gpu", "llm_gpu_info", "gauge",
+       "Identity of a GPU (name, PCI bus id, serial, driver and CUDA versions, ...). Always 1.",
+       _G, extra=True),
+    _m("gpu", "llm_gpu_up", "gauge",
+       "1 if every call to this GPU answered in the last collection; 0 marks a lost or erroring GPU "
+       "(its other series are then absent).", _G),
+    _m("gpu", "llm_gpu_memory_used_bytes", "gauge", "Framebuffer memory in use (nvmlDeviceGetMemoryInfo).",
+       _G, "bytes"),
+    _m("gpu", "llm_gpu_memory_total_bytes", "gauge", "Total framebuffer memory.", _G, "bytes"),
+    _m("gpu", "llm_gpu_memory_reserved_bytes", "gauge", "Framebuffer memory reserved by the driver.",
+       _G, "bytes"),
+    _m("gpu", "llm_gpu_utilization_ratio", "gauge",
+       "Fraction of the last sample period a kernel was running (nvmlDeviceGetUtilizationRates.gpu).",
+       _G, "ratio"),
+    _m("gpu", "llm_gpu_memory_utilization_ratio", "gauge",
+       "Fraction of the last sample period device memory was read or written.", _G, "ratio"),
+    _m("gpu", "llm_gpu_temperature_celsius", "gauge", "GPU die temperature.", _G, "celsius"),
+    _m("gpu", "llm_gpu_power_watts", "gauge", "Current power draw.", _G, "watts"),
+    _m("gpu", "llm_gpu_power_limit_watts", "gauge", "Enforced power limit.", _G, "watts"),
+    _m("gpu", "llm_gpu_energy_joules_total", "counter",
+       "Energy consumed since the driver was loaded (nvmlDeviceGetTotalEnergyConsumption).", _G, "joules"),
+    _m("gpu", "llm_gpu_clock_hertz", "gauge", "Current clock frequency by clock domain.",
+       (*_G, "clock"), "hertz"),
+    _m("gpu", "llm_gpu_clock_event_active", "gauge",
+       "1 while the clock-event (throttle) reason is active, else 0.", (*_G, "reason")),
+    _m("gpu", "llm_gpu_clock_event_seconds_total", "counter",
+       "Time the clocks were held back by the reason since the driver was loaded.",
+       (*_G, "reason"), "seconds"),
+    _m("gpu", "llm_gpu_ecc_errors_total", "counter",
+       "ECC errors by error (corrected, uncorrected) and counter (volatile, aggregate).",
+       (*_G, "error", "counter")),
+    _m("gpu", "llm_gpu_remapped_rows", "gauge",
+       "Memory rows remapped, by cause (correctable, uncorrectable), plus pending and failure flags.",
+       (*_G, "cause")),
+    _m("gpu", "llm_gpu_xid_errors_total", "counter",
+       "XID errors seen by the event watcher since the exporter started, by XID code.", (*_G, "xid")),
+    _m("gpu", "llm_gpu_xid_last_timestamp_seconds", "gauge",
+       "Unix time of the last XID error of this code.", (*_G, "xid"), "seconds"),
+    _m("gpu", "llm_gpu_pcie_replays_total", "counter", "PCIe replay counter.", _G),
+    _m("gpu", "llm_gpu_processes", "gauge", "Compute processes running on the GPU.", _G),
+    _m("gpu", "llm_gpu_process_memory_bytes", "gauge",
+       "GPU memory used by one process (opt-in: gpu.processes).", (*_G, "pid", "process", "container_id"),
+       "bytes", opt_in=True),
+    # --- queues ----------------------------------------------------------------------
+    _m("queue", "llm_queue_info", "gauge",
+       "A watched queue, the agent that consumes it (from config) and its kind. Always 1.", _Q, extra=True),
+    _m("queue", "llm_queue_ready_messages", "gauge",
+       "Messages waiting and deliverable now (ready, stream lag, num_pending).", _Q),
+    _m("queue", "llm_queue_inflight_messages", "gauge",
+       "Messages delivered or started but not yet acknowledged or finished.", _Q),
+    _m("queue", "llm_queue_delayed_messages", "gauge",
+       "Messages scheduled or deferred, not yet due.", _Q),
+    _m("queue", "llm_queue_dead_messages", "gauge",
+       "Messages in the dead-letter queue or failed registry.", _Q),
+    _m("queue", "llm_queue_oldest_ready_age_seconds", "gauge",
+       "Age of the oldest ready message; 0 when empty, absent when unknowable.", _Q, "seconds"),
+    _m("queue", "llm_queue_oldest_inflight_age_seconds", "gauge",
+       "Age of the longest-running or longest-unacknowledged message; absent when unknowable.",
+       _Q, "seconds"),
+    _m("queue", "llm_queue_consumers", "gauge", "Consumers or workers attached to the queue.", _Q),
+    _m("queue", "llm_queue_enqueued_total", "counter", "Messages accepted into the queue (broker counter).",
+       _Q),
+    _m("queue", "llm_queue_completed_total", "counter", "Messages acknowledged or completed.", _Q),
+    _m("queue", "llm_queue_failed_total", "counter", "Failed executions.", _Q),
+    _m("queue", "llm_queue_redelivered_total", "counter", "Messages delivered more than once.", _Q),
+    # --- cost ------------------------------------------------------------------------
+    _m("cost", "llm_pricing_prompt_token_dollars", "gauge",
+       "Configured price of one prompt token of the model, in US dollars.", ("model",), "dollars"),
+    _m("cost", "llm_pricing_generation_token_dollars", "gauge",
+       "Configured price of one generated token of the model, in US dollars.", ("model",), "dollars"),
+    _m("cost", "llm_pricing_gpu_second_dollars", "gauge",
+       "Configured price of one GPU for one second, in US dollars.", (), "dollars"),
+)
+
+
+class Catalog:
+    """Lookup over the metric specs; iteration keeps declaration order."""
+
+    def __init__(self, specs: Iterable[MetricSpec]) -> None:
+        self._specs: dict[str, MetricSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ValueError(f"duplicate metric in catalog: {spec.name}")
+            self._specs[spec.name] = spec
+
+    def __getitem__(self, name: str) -> MetricSpec:
+        return self._specs[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[MetricSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def group(self, group: str) -> list[MetricSpec]:
+        return [s for s in self._specs.values() if s.group == group]
+
+    def series_names(self) -> set[str]:
+        """Every sample name that can appear in the exposition (``_bucket``, ``_sum`` ... included)."""
+        out: set[str] = set()
+        for spec in self._specs.values():
+            if spec.type == "histogram":
+                out.update(spec.name + s for s in ("_bucket", "_sum", "_count"))
+            else:
+                out.add(spec.name)
+        return out
+
+
+CATALOG = Catalog(_SPECS)

@@ -1,0 +1,192 @@
+"""The configuration file: typed sections for inference, gpu, queues and pricing.
+
+``load_config`` turns YAML into a ``Config`` or raises ``ConfigError`` naming every bad
+key with its line, e.g. ``inference[1].url: not a URL: 'localhost' (line 14)``. The
+dataclasses below are the schema (see ``configschema``). With no file at all the
+exporter runs on ``default_config.yml`` shipped inside the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from . import configschema
+from .configschema import ConfigError, Duration, Url, non_empty, non_negative, positive
+
+__all__ = ["Config", "ConfigError", "default_config_text", "load_config", "load_config_text"]
+
+Problems = Iterator[tuple[str, str]]
+
+ServerKind = Literal["vllm", "sglang", "tgi", "triton", "llamacpp", "ollama", "litellm", "openai", "auto"]
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Active probe: a small streaming chat completion at most once per ``interval``."""
+
+    model: str = ""
+    interval: Duration = field(default=60.0, metadata={"check": positive})
+    prompt: str = "Reply with the single word OK."
+    max_tokens: int = field(default=8, metadata={"check": positive})
+    timeout: Duration = field(default=30.0, metadata={"check": positive})
+    api_key: str | None = field(default=None, metadata={"secret": True})
+    path: str = "/v1/chat/completions"
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """The served process, found by pid file or by the port the target listens on."""
+
+    pid_file: str | None = field(default=None, metadata={"path": True})
+    from_port: bool = True
+
+
+@dataclass(frozen=True)
+class InferenceTarget:
+    """One inference server to read."""
+
+    name: str = field(metadata={"check": non_empty})
+    url: Url
+    server: ServerKind = "auto"
+    model: str | None = None
+    metrics_path: str = "/metrics"
+    timeout: Duration = field(default=5.0, metadata={"check": positive})
+    max_body_bytes: int = field(default=32 * 1024 * 1024, metadata={"check": positive})
+    max_samples: int = field(default=200_000, metadata={"check": positive})
+    bearer_token: str | None = field(default=None, metadata={"secret": True})
+    probe: ProbeConfig | None = None
+    process: ProcessConfig | None = None
+
+
+@dataclass(frozen=True)
+class DiscoveryConfig:
+    """Engine discovery on default local ports, for running without any config."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    interval: Duration = field(default=60.0, metadata={"check": positive})
+    timeout: Duration = field(default=1.0, metadata={"check": positive})
+
+
+@dataclass(frozen=True)
+class GpuConfig:
+    """NVML collector. ``enabled: auto`` turns it on when NVML loads."""
+
+    enabled: bool | Literal["auto"] = "auto"
+    devices: list[str] = field(default_factory=list)
+    processes: bool = False
+    pcie_throughput: bool = False
+    nvlink: bool = False
+    gpm: bool = False
+    dcgm_compat: bool = False
+    expected_count: int | None = None
+    library: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """One watched queue of a broker target."""
+
+    name: str = field(metadata={"check": non_empty})
+    kind: Literal["celery", "rq", "list", "stream", "rabbitmq", "jetstream"] | None = None
+    group: str | None = None
+    agent: str | None = None
+    vhost: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueTarget:
+    """One broker: a Redis server, a RabbitMQ management API or a NATS monitoring endpoint."""
+
+    name: str = field(metadata={"check": non_empty})
+    backend: Literal["redis", "rabbitmq", "nats"]
+    url: Url
+    username: str | None = None
+    password: str | None = field(default=None, metadata={"secret": True})
+    queues: list[QueueSpec] = field(default_factory=list)
+    discover: bool = False
+    discovery_interval: Duration = field(default=300.0, metadata={"check": positive})
+    max_queues: int = field(default=500, metadata={"check": positive})
+    timeout: Duration = field(default=5.0, metadata={"check": positive})
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """Token prices of one model, in US dollars per million tokens."""
+
+    model: str = field(metadata={"check": non_empty})
+    prompt_per_million: float = field(default=0.0, metadata={"check": non_negative})
+    generation_per_million: float = field(default=0.0, metadata={"check": non_negative})
+
+
+@dataclass(frozen=True)
+class PricingConfig:
+    """Prices turned into gauges; recording rules turn them into dollars."""
+
+    models: list[ModelPrice] = field(default_factory=list)
+    gpu_per_hour: float | None = field(default=None, metadata={"check": non_negative})
+
+
+@dataclass(frozen=True)
+class ScrapeConfig:
+    """How scrapes are bounded."""
+
+    timeout: Duration = field(default=10.0, metadata={"check": positive})
+    timeout_offset: Duration = field(default=0.5, metadata={"check": non_negative})
+    min_interval: Duration = field(default=1.0, metadata={"check": non_negative})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file."""
+
+    inference: list[InferenceTarget] = field(default_factory=list)
+    gpu: GpuConfig = field(default_factory=GpuConfig)
+    queues: list[QueueTarget] = field(default_factory=list)
+    pricing: PricingConfig = field(default_factory=PricingConfig)
+    discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    scrape: ScrapeConfig = field(default_factory=ScrapeConfig)
+
+    def validate(self) -> Problems:
+        """Target names are the ``target`` label: they must be unique across the file."""
+        seen: dict[str, str] = {}
+        for section in ("inference", "queues"):
+            for i, t in enumerate(getattr(self, section)):
+                where = f"{section}[{i}]"
+                if t.name in seen:
+                    yield f"{where}.name", f"duplicate target name {t.name!r} (also {seen[t.name]})"
+                else:
+                    seen[t.name] = where
+        for i, t in enumerate(self.queues):
+            names = [q.name for q in t.queues]
+            for j, q in enumerate(t.queues):
+                if names.index(q.name) != j and q.group is None:
+                    yield f"queues[{i}].queues[{j}].name", f"duplicate queue {q.name!r}"
+
+
+def load_config_text(text: str, base_dir: Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Parse YAML text into a ``Config`` (raises ``ConfigError``)."""
+    return configschema.load(text, Config, env=env, base_dir=base_dir)
+
+
+def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
+    """Read a config file, or the embedded default when ``path`` is None."""
+    if path is None:
+        return load_config_text(default_config_text(), env=env)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read config file: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{p}: config file is not UTF-8 text"]) from None
+    return load_config_text(text, base_dir=p.resolve().parent, env=env)
+
+
+def default_config_text() -> str:
+    """The embedded default: GPUs if NVML loads, engines discovered on their default ports."""
+    return resources.files("llm_exporter").joinpath("default_config.yml").read_text(encoding="utf-8")

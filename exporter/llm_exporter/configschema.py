@@ -1,0 +1,382 @@
+"""Strict YAML to typed dataclasses, with errors that name the key path and the line.
+
+The config dataclasses are the schema. Supported field types: ``str``, ``int``,
+``float``, ``bool``, ``Duration`` (``"15s"``, ``"1m"``, ``"250ms"`` or a number of
+seconds), ``Url``, ``Literal[...]``, ``list[T]``, ``dict[str, T]``, ``T | None``, unions
+and nested dataclasses. Unknown keys are errors. Field metadata:
+
+- ``secret=True``: the value may instead be given as ``<key>_file`` (a path whose content,
+  stripped, is the value), never both;
+- ``check``: a function returning an error message or ``None``;
+- ``path=True``: relative file paths are resolved against the config file's folder.
+
+Every scalar may use ``${VAR}`` or ``${VAR:-default}``; an unset variable with no default
+is an error. All errors of a file are collected and reported together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+import yaml
+
+T = TypeVar("T")
+
+
+class _DurationTag:
+    pass
+
+
+class _UrlTag:
+    pass
+
+
+Duration = Annotated[float, _DurationTag]
+Url = Annotated[str, _UrlTag]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+class ConfigError(Exception):
+    """One or more problems with a config file, each naming key path and line."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+class _Ctx:
+    def __init__(self, env: Mapping[str, str], base_dir: Path) -> None:
+        self.env = env
+        self.base_dir = base_dir
+        self.errors: list[str] = []
+
+    def error(self, path: str, node: yaml.Node | None, msg: str) -> None:
+        where = f" (line {node.start_mark.line + 1})" if node is not None else ""
+        self.errors.append(f"{path or '<root>'}: {msg}{where}")
+
+
+def load(text: str, cls: type[T], *, env: Mapping[str, str] | None = None,
+         base_dir: Path | None = None) -> T:
+    """Parse ``text`` into an instance of the dataclass ``cls`` or raise ``ConfigError``."""
+    ctx = _Ctx(os.environ if env is None else env, base_dir or Path.cwd())
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"<root>: invalid YAML: {problem}{line}"]) from None
+    if node is None:
+        node = yaml.MappingNode("tag:yaml.org,2002:map", [])
+    value = _convert(node, cls, "", ctx)
+    if ctx.errors:
+        raise ConfigError(ctx.errors)
+    return typing.cast(T, value)
+
+
+_MISSING = object()
+
+
+def _convert(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *meta = get_args(tp)
+        if _DurationTag in meta:
+            raw = _scalar(node, path, ctx)
+            if raw is _MISSING:
+                return raw
+            try:
+                return _duration(raw)
+            except ValueError:
+                ctx.error(path, node, f"must be a duration like 15s, 2m or 500ms, got {_show(raw)}")
+                return _MISSING
+        value = _convert(node, base, path, ctx)
+        if value is _MISSING:
+            return value
+        if _UrlTag in meta and not _is_url(value):
+            ctx.error(path, node, f"not a URL: {value!r}")
+            return _MISSING
+        return value
+    if origin in (Union, types.UnionType):
+        return _convert_union(node, tp, path, ctx)
+    if origin is Literal:
+        raw = _scalar(node, path, ctx)
+        if raw is _MISSING:
+            return raw
+        allowed = get_args(tp)
+        for choice in allowed:
+            if _loose_equal(raw, choice):
+                return choice
+        ctx.error(path, node, f"must be one of {', '.join(map(_show, allowed))}, got {_show(raw)}")
+        return _MISSING
+    if origin is list:
+        if not isinstance(node, yaml.SequenceNode):
+            ctx.error(path, node, "must be a list")
+            return _MISSING
+        (item_tp,) = get_args(tp)
+        items = [_convert(n, item_tp, f"{path}[{i}]", ctx) for i, n in enumerate(node.value)]
+        return [i for i in items if i is not _MISSING]
+    if origin is dict:
+        if not isinstance(node, yaml.MappingNode):
+            ctx.error(path, node, "must be a mapping")
+            return _MISSING
+        _, val_tp = get_args(tp)
+        out = {}
+        for knode, vnode in node.value:
+            key = str(knode.value)
+            v = _convert(vnode, val_tp, _join(path, key), ctx)
+            if v is not _MISSING:
+                out[key] = v
+        return out
+    if dataclasses.is_dataclass(tp):
+        return _convert_dataclass(node, typing.cast(type, tp), path, ctx)
+    if tp is Any:
+        return yaml.safe_load(yaml.serialize(node))
+    return _convert_scalar(node, tp, path, ctx)
+
+
+def _convert_union(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
+    options = get_args(tp)
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and type(None) in options:
+        return None
+    errors: list[str] = []
+    for option in options:
+        if option is type(None):
+            continue
+        trial = _Ctx(ctx.env, ctx.base_dir)
+        value = _convert(node, option, path, trial)
+        if not trial.errors:
+            return value
+        errors.extend(trial.errors)
+    ctx.errors.append(errors[0] if len(errors) == 1 else
+                      f"{path or '<root>'}: none of the allowed forms fits (line {node.start_mark.line + 1}): "
+                      + " / ".join(re.sub(r" \(line \d+\)$", "", e.split(": ", 1)[1]) for e in errors))
+    return _MISSING
+
+
+def _convert_dataclass(node: yaml.Node, cls: type, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(node, yaml.MappingNode):
+        ctx.error(path, node, "must be a mapping")
+        return _MISSING
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    secrets = {f"{n}_file": n for n, f in fields.items() if f.metadata.get("secret")}
+    given: dict[str, yaml.Node] = {}
+    for knode, vnode in node.value:
+        key = str(knode.value)
+        if key in given:
+            ctx.error(_join(path, key), knode, "duplicate key")
+        elif key not in fields and key not in secrets:
+            ctx.error(_join(path, key), knode, f"unknown key (known: {', '.join(sorted(fields))})")
+        given[key] = vnode
+    kwargs: dict[str, Any] = {}
+    failed = False
+    for name, f in fields.items():
+        sub = _join(path, name)
+        file_key = f"{name}_file"
+        if f.metadata.get("secret") and file_key in given:
+            if name in given:
+                ctx.error(sub, given[name], f"give either {name} or {file_key}, not both")
+                failed = True
+                continue
+            fnode = given[file_key]
+            fpath = _scalar(fnode, _join(path, file_key), ctx)
+            if fpath is _MISSING:
+                failed = True
+                continue
+            resolved = _resolve(str(fpath), ctx)
+            try:
+                kwargs[name] = Path(resolved).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                ctx.error(_join(path, file_key), fnode, f"cannot read secret file: {exc.strerror}")
+                failed = True
+            continue
+        if name not in given:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                ctx.error(sub, node, "required key is missing")
+                failed = True
+            continue
+        value = _convert(given[name], hints[name], sub, ctx)
+        if value is _MISSING:
+            failed = True
+            continue
+        if f.metadata.get("path") and isinstance(value, str):
+            value = _resolve(value, ctx)
+        check: Callable[[Any], str | None] | None = f.metadata.get("check")
+        if check is not None:
+            problem = check(value)
+            if problem:
+                ctx.error(sub, given[name], problem)
+                failed = True
+                continue
+        kwargs[name] = value
+    if failed:
+        return _MISSING
+    try:
+        obj = cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        ctx.error(path, node, str(exc))
+        return _MISSING
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        for problem_path, problem in validate():
+            ctx.error(_join(path, problem_path), _find(node, problem_path) or node, problem)
+    return obj
+
+
+def _convert_scalar(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
+    raw = _scalar(node, path, ctx)
+    if raw is _MISSING:
+        return raw
+    try:
+        if tp is bool:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("true", "false"):
+                return raw.lower() == "true"
+            raise ValueError
+        if tp is int:
+            if isinstance(raw, bool) or isinstance(raw, float):
+                raise ValueError
+            return int(raw)
+        if tp is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if tp is str:
+            if isinstance(raw, (dict, list)):
+                raise ValueError
+            return raw if isinstance(raw, str) else _show(raw)
+    except (TypeError, ValueError):
+        ctx.error(path, node, f"must be {_type_name(tp)}, got {_show(raw)}")
+        return _MISSING
+    raise TypeError(f"unsupported config type {tp!r} at {path}")
+
+
+def _scalar(node: yaml.Node, path: str, ctx: _Ctx) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        ctx.error(path, node, "must be a single value")
+        return _MISSING
+    text = node.value
+    if node.style is None and "${" not in text:
+        return yaml.safe_load(yaml.serialize(node))
+    expanded = _expand(text, path, node, ctx)
+    if expanded is _MISSING:
+        return _MISSING
+    if node.style is None:  # plain scalar: re-resolve the type after expansion
+        return yaml.safe_load(expanded) if expanded.strip() else ""
+    return expanded
+
+
+def _expand(text: str, path: str, node: yaml.Node, ctx: _Ctx) -> Any:
+    missing: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in ctx.env:
+            return ctx.env[name]
+        if default is not None:
+            return default
+        missing.append(name)
+        return ""
+
+    out = _ENV.sub(sub, text)
+    if missing:
+        ctx.error(path, node, f"environment variable {missing[0]} is not set")
+        return _MISSING
+    return out
+
+
+def _duration(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError
+    if isinstance(raw, (int, float)):
+        if raw < 0:
+            raise ValueError
+        return float(raw)
+    m = _DURATION.match(str(raw))
+    if not m:
+        raise ValueError
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_duration(raw: Any) -> float:
+    """Public helper: ``"15s"`` -> 15.0."""
+    return _duration(raw)
+
+
+def _is_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return bool(parts.scheme) and bool(parts.netloc) and parts.scheme.isascii()
+
+
+def _resolve(value: str, ctx: _Ctx) -> str:
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else ctx.base_dir / p)
+
+
+def _find(node: yaml.Node, sub: str) -> yaml.Node | None:
+    """The node at a dotted/indexed sub-path of ``node`` (for error lines)."""
+    cur: yaml.Node | None = node
+    for part in re.findall(r"[^.\[\]]+", sub):
+        if isinstance(cur, yaml.MappingNode):
+            cur = next((v for k, v in cur.value if str(k.value) == part), None)
+        elif isinstance(cur, yaml.SequenceNode) and part.isdigit() and int(part) < len(cur.value):
+            cur = cur.value[int(part)]
+        else:
+            return None
+    return cur
+
+
+def _join(path: str, key: str) -> str:
+    if not key:
+        return path
+    if key.startswith("["):
+        return path + key
+    return f"{path}.{key}" if path else key
+
+
+def _loose_equal(raw: Any, choice: Any) -> bool:
+    if isinstance(choice, bool) or isinstance(raw, bool):
+        return raw is choice
+    return raw == choice
+
+
+def _show(v: Any) -> str:
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "null"
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+def _type_name(tp: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number or duration", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+# Reusable checks for field metadata ------------------------------------------------
+def positive(v: float) -> str | None:
+    return None if v > 0 else f"must be greater than 0, got {v}"
+
+
+def non_negative(v: float) -> str | None:
+    return None if v >= 0 else f"must be 0 or more, got {v}"
+
+
+def non_empty(v: str) -> str | None:
+    return None if v.strip() else "must not be empty"

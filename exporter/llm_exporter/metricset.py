@@ -1,0 +1,153 @@
+"""Samples of one collection, checked against the catalog and rendered as metric families.
+
+Collectors never build ``prometheus_client`` families themselves: they add samples to a
+``MetricSet``. That keeps three promises in one place: only catalog metrics are emitted,
+every series of a metric carries exactly the catalog's labels, and a series added twice
+is exported once (last value wins).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from prometheus_client.core import Metric
+
+from .catalog import CATALOG, Catalog, MetricSpec
+
+LabelKey = tuple[tuple[str, str], ...]
+
+
+class CatalogViolation(ValueError):
+    """A collector tried to emit something the catalog does not declare."""
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A cumulative histogram: ``buckets`` are (upper bound, cumulative count), ending with +Inf."""
+
+    buckets: tuple[tuple[float, float], ...]
+    sum: float
+
+    @property
+    def count(self) -> float:
+        return self.buckets[-1][1] if self.buckets else 0.0
+
+    @classmethod
+    def of(cls, buckets: Sequence[tuple[float, float]], sum_value: float) -> Histogram:
+        """Sort by bound and make sure a +Inf bucket ends the list."""
+        ordered = sorted(buckets, key=lambda b: b[0])
+        if not ordered or not math.isinf(ordered[-1][0]):
+            raise ValueError("histogram needs a +Inf bucket")
+        return cls(tuple((float(le), float(c)) for le, c in ordered), float(sum_value))
+
+
+class MetricSet:
+    """A bag of samples keyed by catalog name and label set."""
+
+    def __init__(self, catalog: Catalog = CATALOG) -> None:
+        self._catalog = catalog
+        self._series: dict[str, dict[LabelKey, float | Histogram]] = {}
+
+    # -- adding --------------------------------------------------------------------
+    def add(self, name: str, value: float | None, labels: Mapping[str, str] | None = None) -> None:
+        """Add a gauge or counter sample. ``None`` values are skipped (metric unknown)."""
+        if value is None:
+            return
+        spec = self._spec(name)
+        if spec.type == "histogram":
+            raise CatalogViolation(f"{name} is a histogram: use add_histogram")
+        self._series.setdefault(name, {})[self._key(spec, labels or {})] = float(value)
+
+    def add_histogram(
+        self,
+        name: str,
+        labels: Mapping[str, str] | None,
+        buckets: Sequence[tuple[float, float]],
+        sum_value: float,
+    ) -> None:
+        """Add a histogram from cumulative (le, count) pairs; a +Inf bucket is required."""
+        spec = self._spec(name)
+        if spec.type != "histogram":
+            raise CatalogViolation(f"{name} is a {spec.type}, not a histogram")
+        self._series.setdefault(name, {})[self._key(spec, labels or {})] = Histogram.of(buckets, sum_value)
+
+    def merge(self, other: MetricSet) -> None:
+        """Copy every series of ``other`` into this set (other wins on collision)."""
+        for name, series in other._series.items():
+            self._series.setdefault(name, {}).update(series)
+
+    # -- reading (tests, rules) ------------------------------------------------------
+    def get(self, name: str, labels: Mapping[str, str] | None = None) -> float | Histogram | None:
+        spec = self._spec(name)
+        return self._series.get(name, {}).get(self._key(spec, labels or {}))
+
+    def series(self, name: str) -> dict[LabelKey, float | Histogram]:
+        return dict(self._series.get(name, {}))
+
+    def names(self) -> list[str]:
+        return [n for n, s in self._series.items() if s]
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._series.values())
+
+    def has(self, name: str, **labels: str) -> bool:
+        """True if any series of ``name`` matches the given label subset."""
+        for key in self._series.get(name, {}):
+            d = dict(key)
+            if all(d.get(k) == v for k, v in labels.items()):
+                return True
+        return False
+
+    # -- rendering -------------------------------------------------------------------
+    def families(self) -> Iterator[Metric]:
+        """prometheus_client families, in catalog order."""
+        for spec in self._catalog:
+            series = self._series.get(spec.name)
+            if not series:
+                continue
+            yield _family(spec, series)
+
+    def collect(self) -> Iterator[Metric]:
+        """Collector protocol, so a MetricSet can be handed to ``generate_latest``."""
+        return self.families()
+
+    # -- internals -------------------------------------------------------------------
+    def _spec(self, name: str) -> MetricSpec:
+        try:
+            return self._catalog[name]
+        except KeyError:
+            raise CatalogViolation(f"metric {name!r} is not in the catalog") from None
+
+    @staticmethod
+    def _key(spec: MetricSpec, labels: Mapping[str, str]) -> LabelKey:
+        missing = [n for n in spec.labels if n not in labels]
+        if missing:
+            raise CatalogViolation(f"{spec.name}: missing labels {missing}")
+        if len(labels) != len(spec.labels):
+            extra = sorted(set(labels) - set(spec.labels))
+            if not spec.extra_labels:
+                raise CatalogViolation(f"{spec.name}: labels {extra} are not in the catalog")
+            return tuple((n, str(labels[n])) for n in (*spec.labels, *extra))
+        return tuple((n, str(labels[n])) for n in spec.labels)
+
+
+def _family(spec: MetricSpec, series: Mapping[LabelKey, float | Histogram]) -> Metric:
+    fam = Metric(spec.name, spec.help, spec.type)
+    for key, value in series.items():
+        labels = dict(key)
+        if isinstance(value, Histogram):
+            for le, count in value.buckets:
+                fam.add_sample(spec.name + "_bucket", {**labels, "le": _le(le)}, count)
+            fam.add_sample(spec.name + "_count", labels, value.count)
+            fam.add_sample(spec.name + "_sum", labels, value.sum)
+        else:
+            fam.add_sample(spec.name, labels, value)
+    return fam
+
+
+def _le(bound: float) -> str:
+    if math.isinf(bound):
+        return "+Inf"
+    return repr(float(bound))

@@ -1,0 +1,89 @@
+"""The running exporter: current config, its collectors, reloads and self metrics.
+
+A reload parses and validates the new file first; only a valid config replaces the
+running one. A rejected file leaves everything as it was and sets
+``llm_exporter_config_last_reload_successful 0``.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import threading
+import time
+from pathlib import Path
+
+from . import __version__
+from .collectors import build_collectors
+from .config import Config, ConfigError, load_config
+from .metricset import MetricSet
+from .scrape import ScrapeEngine
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Owns the config and the scrape engine; safe to call from many HTTP threads."""
+
+    def __init__(self, config_path: str | Path | None, config: Config | None = None) -> None:
+        self.config_path = config_path
+        self._lock = threading.Lock()
+        self.config = config if config is not None else load_config(config_path)
+        self.engine = self._engine(self.config, ())
+        self.reload_ok = True
+        self.reload_ok_at = time.time()
+        self.ready = True
+
+    @staticmethod
+    def _engine(config: Config, previous: tuple | list) -> ScrapeEngine:
+        return ScrapeEngine(build_collectors(config, previous), min_interval=config.scrape.min_interval)
+
+    def reload(self) -> bool:
+        """Re-read the config file; keep the old config on any error. Returns success."""
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            with self._lock:
+                self.reload_ok = False
+            log.error("config reload rejected, keeping the running config: %s", exc)
+            return False
+        with self._lock:
+            old = self.engine
+            engine = self._engine(new, old.collectors)
+            kept = {id(c) for c in engine.collectors}
+            for c in old.collectors:
+                if id(c) not in kept:
+                    close = getattr(c, "close", None)
+                    if callable(close):
+                        close()
+            self.config, self.engine = new, engine
+            self.reload_ok, self.reload_ok_at = True, time.time()
+        log.info("config reloaded: %d collectors", len(engine.collectors))
+        return True
+
+    def scrape_timeout(self, header: str | None) -> float:
+        """Deadline from X-Prometheus-Scrape-Timeout-Seconds minus the offset, capped by config."""
+        sc = self.config.scrape
+        timeout = sc.timeout
+        if header:
+            try:
+                timeout = min(float(header), timeout) if float(header) > 0 else timeout
+            except ValueError:
+                pass
+        return max(0.05, timeout - sc.timeout_offset)
+
+    def collect(self, timeout: float) -> MetricSet:
+        """One full collection: every collector plus the exporter's own gauges."""
+        with self._lock:
+            engine = self.engine
+            reload_ok, reload_at = self.reload_ok, self.reload_ok_at
+        out = engine.scrape(timeout)
+        out.add("llm_exporter_build_info", 1.0,
+                {"version": __version__, "python_version": platform.python_version()})
+        out.add("llm_exporter_config_last_reload_successful", 1.0 if reload_ok else 0.0)
+        out.add("llm_exporter_config_last_reload_success_timestamp_seconds", reload_at)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            self.engine.close()

@@ -1,0 +1,196 @@
+"""The scrape engine: run every collector concurrently under one deadline.
+
+Each scrape fans out over the configured collectors. A collector reads its source once
+and fills a fresh ``MetricSet``; nothing scraped is kept in global state. Rules:
+
+- A collector that raises or misses the deadline never fails the scrape: it gets
+  ``llm_scrape_collector_success{collector} 0`` and, if it reads a target,
+  ``llm_target_up{target} 0``. A collector that raises ``TargetDown`` reports an
+  unreachable or broken upstream: ``llm_target_up 0`` while the collector stays successful.
+- Single flight: concurrent scrapes share one in-flight read of a collector; a read stuck
+  past the deadline is abandoned (Python cannot kill it) and is not started again while it
+  is still running, so stuck reads never pile up.
+- Minimum interval: a result younger than ``min_interval`` is served again instead of
+  reading the upstream, which protects upstreams from HA Prometheus pairs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from .metricset import MetricSet
+
+log = logging.getLogger(__name__)
+
+
+class TargetDown(Exception):
+    """The upstream could not be read (refused, timeout, HTTP error, garbage body)."""
+
+
+class Deadline:
+    """A point in monotonic time by which a collection must finish."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.at = clock() + max(0.0, seconds)
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - self._clock())
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+    def timeout(self, cap: float | None = None) -> float:
+        """Seconds to allow one blocking call: the time left, at most ``cap``, at least 1 ms."""
+        left = self.remaining()
+        if cap is not None:
+            left = min(left, cap)
+        return max(left, 0.001)
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """What the engine runs.
+
+    ``name`` is the ``collector`` label value (``gpu``, ``inference``, ``queue`` ...);
+    ``key`` identifies this instance for single flight (one per target); ``target`` is the
+    configured upstream name or ``None``. ``collect`` fills ``out`` before ``deadline``.
+    """
+
+    name: str
+    key: str
+    target: str | None
+
+    def collect(self, out: MetricSet, deadline: Deadline) -> None: ...
+
+
+@dataclass
+class Outcome:
+    """The result of one read of one collector."""
+
+    metrics: MetricSet
+    ok: bool
+    duration: float
+    error: str = ""
+    target_ok: bool = True
+    finished_at: float = 0.0
+
+
+@dataclass
+class _Cell:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    inflight: Future[Outcome] | None = None
+    last: Outcome | None = None
+    last_state: tuple[bool, bool, str] = (True, True, "")
+
+
+class ScrapeEngine:
+    """Runs collectors with single flight, a minimum interval and a scrape deadline."""
+
+    def __init__(
+        self,
+        collectors: Sequence[Collector],
+        min_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.collectors = list(collectors)
+        self.min_interval = min_interval
+        self._clock = clock
+        self._cells: dict[str, _Cell] = {c.key: _Cell() for c in self.collectors}
+
+    def scrape(self, timeout: float) -> MetricSet:
+        """One scrape: every collector's metrics plus the success/duration/up gauges."""
+        deadline = Deadline(timeout, self._clock)
+        started = self._clock()
+        futures = [(c, self._start(c, deadline)) for c in self.collectors]
+        out = MetricSet()
+        per_collector: dict[str, tuple[bool, float]] = {}
+        for collector, fut in futures:
+            try:
+                outcome = fut.result(timeout=deadline.remaining())
+            except TimeoutError:
+                outcome = Outcome(
+                    MetricSet(), ok=False, duration=self._clock() - started,
+                    error=f"deadline of {timeout:.3g}s exceeded", target_ok=False,
+                )
+                self._note_state(collector, outcome)
+            out.merge(outcome.metrics)
+            if collector.target is not None and not out.has("llm_target_up", target=collector.target):
+                out.add("llm_target_up", 1.0 if outcome.target_ok else 0.0, {"target": collector.target})
+            ok, dur = per_collector.get(collector.name, (True, 0.0))
+            per_collector[collector.name] = (ok and outcome.ok, max(dur, outcome.duration))
+        for name, (ok, dur) in sorted(per_collector.items()):
+            out.add("llm_scrape_collector_success", 1.0 if ok else 0.0, {"collector": name})
+            out.add("llm_scrape_collector_duration_seconds", dur, {"collector": name})
+        return out
+
+    # -- single flight -----------------------------------------------------------------
+    def _start(self, collector: Collector, deadline: Deadline) -> Future[Outcome]:
+        cell = self._cells[collector.key]
+        with cell.lock:
+            now = self._clock()
+            if cell.inflight is not None and not cell.inflight.done():
+                return cell.inflight
+            if cell.last is not None and now - cell.last.finished_at < self.min_interval:
+                done: Future[Outcome] = Future()
+                done.set_result(cell.last)
+                return done
+            fut: Future[Outcome] = Future()
+            cell.inflight = fut
+        thread = threading.Thread(
+            target=self._run, args=(collector, deadline, fut, cell),
+            name=f"collect-{collector.key}", daemon=True,
+        )
+        thread.start()
+        return fut
+
+    def _run(self, collector: Collector, deadline: Deadline, fut: Future[Outcome], cell: _Cell) -> None:
+        t0 = self._clock()
+        metrics = MetricSet()
+        try:
+            collector.collect(metrics, deadline)
+            outcome = Outcome(metrics, ok=True, duration=self._clock() - t0)
+        except TargetDown as exc:
+            outcome = Outcome(MetricSet(), ok=True, duration=self._clock() - t0,
+                              error=str(exc) or type(exc).__name__, target_ok=False)
+        except Exception as exc:  # a collector bug must not fail the scrape
+            log.debug("collector %s raised", collector.key, exc_info=True)
+            outcome = Outcome(MetricSet(), ok=False, duration=self._clock() - t0,
+                              error=f"{type(exc).__name__}: {exc}", target_ok=False)
+        outcome.finished_at = self._clock()
+        with cell.lock:
+            cell.last = outcome
+            cell.inflight = None
+        self._note_state(collector, outcome)
+        fut.set_result(outcome)
+
+    def _note_state(self, collector: Collector, outcome: Outcome) -> None:
+        """Log a failure once per change of state, not on every scrape."""
+        cell = self._cells[collector.key]
+        state = (outcome.ok, outcome.target_ok, outcome.error)
+        if state == cell.last_state:
+            return
+        cell.last_state = state
+        who = collector.key
+        if not outcome.ok:
+            log.error("collector %s failed: %s", who, outcome.error)
+        elif not outcome.target_ok:
+            log.warning("target %s is down: %s", collector.target or who, outcome.error)
+        else:
+            log.info("collector %s recovered", who)
+
+    def close(self) -> None:
+        """Release background resources held by collectors (threads, handles)."""
+        for c in self.collectors:
+            close = getattr(c, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing collector %s", c.key)
