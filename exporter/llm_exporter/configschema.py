@@ -247,7 +247,7 @@ def _convert_scalar(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
                 return raw.lower() == "true"
             raise ValueError
         if tp is int:
-            if isinstance(raw, bool) or isinstance(raw, float):
+            if isinstance(raw, (bool, float)):
                 raise ValueError
             return int(raw)
         if tp is float:
