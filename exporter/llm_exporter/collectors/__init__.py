@@ -27,7 +27,8 @@ def builders() -> list[Builder]:
             if exc.name and exc.name.startswith(__name__):
                 continue
             raise
-        out.append(mod.build)
+        if hasattr(mod, "build"):
+            out.append(mod.build)
     return out
 
 

@@ -1,0 +1,173 @@
+"""Command line: ``llm-exporter [serve]``, ``check-config``, ``scrape-once``, ``--version``.
+
+Flag names follow the Prometheus exporters (``--web.listen-address``, ``--config.file``,
+``--log.level`` ...); every flag can also be set from an ``LLM_EXPORTER_*`` environment
+variable, e.g. ``LLM_EXPORTER_CONFIG_FILE``, for containers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import click
+from prometheus_client.exposition import generate_latest
+
+from . import __version__, logsetup
+from .config import ConfigError, load_config
+from .runtime import Runtime
+
+log = logging.getLogger("llm_exporter")
+
+EXIT_INVALID_CONFIG = 2
+
+
+def _config_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config.file", "config_file", type=click.Path(dir_okay=False), envvar="LLM_EXPORTER_CONFIG_FILE",
+        help="YAML config file. Without it the embedded default runs (GPUs + engine discovery).",
+    )(f)
+
+
+def _log_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--log.level", "log_level", type=click.Choice(logsetup.LEVELS), default="info",
+                     envvar="LLM_EXPORTER_LOG_LEVEL", show_default=True, help="Only log at this level or above.")(f)
+    f = click.option("--log.format", "log_format", type=click.Choice(["logfmt", "json"]), default="logfmt",
+                     envvar="LLM_EXPORTER_LOG_FORMAT", show_default=True, help="Log line format.")(f)
+    return f
+
+
+def _load_or_exit(config_file: str | None) -> Any:
+    try:
+        return load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"llm-exporter: invalid config {config_file or '<embedded default>'}: {exc}", err=True)
+        sys.exit(EXIT_INVALID_CONFIG)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="llm-exporter")
+@_config_option
+@click.option("--web.listen-address", "listen_address", default=":10556", show_default=True,
+              envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS", help="Address to listen on, HOST:PORT.")
+@click.option("--web.config.file", "web_config_file", type=click.Path(dir_okay=False),
+              envvar="LLM_EXPORTER_WEB_CONFIG_FILE",
+              help="Exporter-toolkit web config: TLS and basic auth (same file as node_exporter's).")
+@click.option("--web.max-requests", "max_requests", type=int, default=40, show_default=True,
+              envvar="LLM_EXPORTER_WEB_MAX_REQUESTS", help="Maximum concurrent scrapes; 0 = no limit.")
+@_log_options
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None, listen_address: str, web_config_file: str | None,
+         max_requests: int, log_level: str, log_format: str) -> None:
+    """Prometheus exporter for LLM inference servers, NVIDIA GPUs and agent queues.
+
+    Without a subcommand it serves metrics (the same as `llm-exporter serve`).
+    """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve, config_file=config_file, listen_address=listen_address,
+                   web_config_file=web_config_file, max_requests=max_requests,
+                   log_level=log_level, log_format=log_format)
+
+
+@main.command()
+@_config_option
+@click.option("--web.listen-address", "listen_address", default=":10556", show_default=True,
+              envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS", help="Address to listen on, HOST:PORT.")
+@click.option("--web.config.file", "web_config_file", type=click.Path(dir_okay=False),
+              envvar="LLM_EXPORTER_WEB_CONFIG_FILE", help="Exporter-toolkit web config: TLS and basic auth.")
+@click.option("--web.max-requests", "max_requests", type=int, default=40, show_default=True,
+              envvar="LLM_EXPORTER_WEB_MAX_REQUESTS", help="Maximum concurrent scrapes; 0 = no limit.")
+@_log_options
+def serve(config_file: str | None, listen_address: str, web_config_file: str | None, max_requests: int,
+          log_level: str, log_format: str) -> None:
+    """Serve /metrics until SIGTERM; SIGHUP or POST /-/reload re-reads the config."""
+    from .server import ExporterHTTPServer, parse_listen_address
+    from .webconfig import load_web_config
+
+    logsetup.setup(log_level, log_format)
+    config = _load_or_exit(config_file)
+    web = None
+    if web_config_file:
+        try:
+            web = load_web_config(web_config_file)
+        except ConfigError as exc:
+            click.echo(f"llm-exporter: invalid web config {web_config_file}: {exc}", err=True)
+            sys.exit(EXIT_INVALID_CONFIG)
+    try:
+        address = parse_listen_address(listen_address)
+    except ValueError as exc:
+        click.echo(f"llm-exporter: {exc}", err=True)
+        sys.exit(EXIT_INVALID_CONFIG)
+    runtime = Runtime(config_file, config)
+    try:
+        server = ExporterHTTPServer(address, runtime, web, max_requests=max_requests)
+    except OSError as exc:
+        click.echo(f"llm-exporter: cannot listen on {listen_address}: {exc.strerror or exc}", err=True)
+        runtime.close()
+        sys.exit(1)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        log.warning("running as root: llm-exporter needs no privileges, run it as an unprivileged user")
+    collectors = sorted({c.name for c in runtime.engine.collectors})
+    log.info("starting llm-exporter %s, config %s, collectors: %s", __version__,
+             config_file or "<embedded default>", ", ".join(collectors) or "none")
+    log.info("listening on %s (tls=%s, basic_auth=%s)", listen_address, web is not None and
+             web.tls_server_config is not None, server.auth.enabled)
+
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: Any) -> None:
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    def on_hup(signum: int, frame: Any) -> None:
+        threading.Thread(target=runtime.reload, name="reload", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_hup)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        runtime.close()
+        log.info("stopped")
+
+
+@main.command("check-config")
+@_config_option
+def check_config(config_file: str | None) -> None:
+    """Validate a config file: exit 0 if valid, 2 with the reasons on stderr if not."""
+    _load_or_exit(config_file)
+    click.echo(f"{config_file or '<embedded default>'}: config is valid")
+
+
+@main.command("scrape-once")
+@_config_option
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Scrape deadline in seconds.")
+@click.option("--openmetrics", is_flag=True, help="Print OpenMetrics instead of text format 0.0.4.")
+@_log_options
+def scrape_once(config_file: str | None, timeout: float, openmetrics: bool, log_level: str,
+                log_format: str) -> None:
+    """Run one collection and print the exposition to stdout (debugging, scripts)."""
+    logsetup.setup(log_level, log_format)
+    runtime = Runtime(config_file, _load_or_exit(config_file))
+    try:
+        metrics = runtime.collect(timeout)
+        if openmetrics:
+            from prometheus_client.openmetrics.exposition import generate_latest as om_latest
+
+            sys.stdout.write(om_latest(metrics).decode())  # type: ignore[arg-type]
+        else:
+            sys.stdout.write(generate_latest(metrics).decode())  # type: ignore[arg-type]
+    finally:
+        runtime.close()
+
+
+if __name__ == "__main__":
+    main()

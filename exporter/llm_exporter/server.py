@@ -1,0 +1,219 @@
+"""The HTTP surface: ``/``, ``/metrics``, ``/-/healthy``, ``/-/ready`` and ``POST /-/reload``.
+
+A threading server (one thread per connection) with: a cap on concurrent scrapes (503
+beyond it, like node_exporter's ``--web.max-requests``), content negotiation (text 0.0.4
+or OpenMetrics) and gzip through prometheus_client's public encoders, optional basic auth
+and TLS from an exporter-toolkit web config (the TLS handshake runs in the connection's
+thread, never in the accept loop), and 4xx answers for anything malformed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import html
+import logging
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client.exposition import choose_encoder
+
+from . import __version__
+from .runtime import Runtime
+from .webconfig import BasicAuth, WebConfig, ssl_context
+
+log = logging.getLogger(__name__)
+
+LANDING = """<!doctype html>
+<html><head><meta charset="utf-8"><title>llm-exporter</title></head>
+<body><h1>llm-exporter {version}</h1>
+<p>Prometheus exporter for LLM inference servers, NVIDIA GPUs and agent task queues.</p>
+<ul><li><a href="metrics">Metrics</a></li><li><a href="-/healthy">Health</a></li>
+<li><a href="-/ready">Readiness</a></li></ul></body></html>
+"""
+
+
+class ExporterHTTPServer(ThreadingHTTPServer):
+    """Threading HTTP server that owns the runtime and the web config."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], runtime: Runtime, web: WebConfig | None = None,
+                 max_requests: int = 40, request_timeout: float = 60.0) -> None:
+        self.runtime = runtime
+        self.web = web or WebConfig()
+        self.auth = BasicAuth(self.web.basic_auth_users)
+        self.tls: ssl.SSLContext | None = (
+            ssl_context(self.web.tls_server_config) if self.web.tls_server_config else None
+        )
+        self.scrape_slots = threading.BoundedSemaphore(max_requests) if max_requests > 0 else None
+        self.request_timeout = request_timeout
+        host = address[0]
+        if host and ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, ExporterHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(self.request_timeout)
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
+                return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("error while serving %s", client_address, exc_info=True)
+
+
+class ExporterHandler(BaseHTTPRequestHandler):
+    """Routes requests; every path not listed gets 404, every other method 405."""
+
+    server: ExporterHTTPServer
+    server_version = f"llm-exporter/{__version__}"
+    protocol_version = "HTTP/1.1"
+
+    routes: dict[tuple[str, str], Callable[[ExporterHandler], None]] = {}
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        path = self.path.split("?", 1)[0]
+        if not self._authorized():
+            self.send_response(HTTPStatus.UNAUTHORIZED)
+            self.send_header("WWW-Authenticate", 'Basic realm="llm-exporter"')
+            self._body(b"Unauthorized\n", "text/plain; charset=utf-8")
+            return
+        allowed = [m for (m, p) in self.routes if p == path]
+        if not allowed:
+            self._plain(HTTPStatus.NOT_FOUND, "Not Found\n")
+            return
+        route = self.routes.get(("GET" if method == "HEAD" else method, path))
+        if route is None:
+            self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
+            self.send_header("Allow", ", ".join(sorted(set(allowed) | ({"HEAD"} if "GET" in allowed else set()))))
+            self._body(b"Method Not Allowed\n", "text/plain; charset=utf-8")
+            return
+        route(self)
+
+    # -- routes ----------------------------------------------------------------------
+    def landing(self) -> None:
+        self._body(LANDING.format(version=html.escape(__version__)).encode(), "text/html; charset=utf-8")
+
+    def healthy(self) -> None:
+        self._plain(HTTPStatus.OK, "Healthy\n")
+
+    def ready(self) -> None:
+        if self.server.runtime.ready:
+            self._plain(HTTPStatus.OK, "Ready\n")
+        else:
+            self._plain(HTTPStatus.SERVICE_UNAVAILABLE, "Not ready\n")
+
+    def reload(self) -> None:
+        if self.server.runtime.reload():
+            self._plain(HTTPStatus.OK, "Reloaded\n")
+        else:
+            self._plain(HTTPStatus.INTERNAL_SERVER_ERROR, "Reload failed: the running config was kept\n")
+
+    def metrics(self) -> None:
+        slots = self.server.scrape_slots
+        if slots is not None and not slots.acquire(blocking=False):
+            self._plain(HTTPStatus.SERVICE_UNAVAILABLE, "Too many concurrent scrapes\n")
+            return
+        try:
+            runtime = self.server.runtime
+            timeout = runtime.scrape_timeout(self.headers.get("X-Prometheus-Scrape-Timeout-Seconds"))
+            try:
+                metrics = runtime.collect(timeout)
+                encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+                body = encoder(metrics)  # type: ignore[arg-type]
+            except Exception:
+                log.exception("rendering /metrics failed")
+                self._plain(HTTPStatus.INTERNAL_SERVER_ERROR, "exporter error\n")
+                return
+            gz = "gzip" in self.headers.get("Accept-Encoding", "")
+            if gz:
+                body = gzip.compress(body, compresslevel=5)
+            self._body(body, content_type, gzip_encoded=gz)
+        finally:
+            if slots is not None:
+                slots.release()
+
+    # -- helpers -----------------------------------------------------------------------
+    def _authorized(self) -> bool:
+        auth = self.server.auth
+        if not auth.enabled:
+            return True
+        header = self.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return auth.check(user, password)
+
+    def _plain(self, status: HTTPStatus, text: str) -> None:
+        self.send_response(status)
+        self._body(text.encode(), "text/plain; charset=utf-8")
+
+    def _body(self, body: bytes, content_type: str, gzip_encoded: bool = False) -> None:
+        if not self._headers_buffer_started():
+            self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if gzip_encoded:
+            self.send_header("Content-Encoding", "gzip")
+        for k, v in self.server.web.http_server_config.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _headers_buffer_started(self) -> bool:
+        return bool(getattr(self, "_headers_buffer", None))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+ExporterHandler.routes = {
+    ("GET", "/"): ExporterHandler.landing,
+    ("GET", "/metrics"): ExporterHandler.metrics,
+    ("GET", "/-/healthy"): ExporterHandler.healthy,
+    ("GET", "/-/ready"): ExporterHandler.ready,
+    ("POST", "/-/reload"): ExporterHandler.reload,
+    ("PUT", "/-/reload"): ExporterHandler.reload,
+}
+
+
+def parse_listen_address(address: str) -> tuple[str, int]:
+    """``:10556`` -> ("", 10556); ``127.0.0.1:9`` and ``[::1]:9`` work too."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"invalid listen address {address!r}: want HOST:PORT, e.g. :10556")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
