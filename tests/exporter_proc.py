@@ -1,0 +1,71 @@
+"""Run the real ``llm-exporter`` as a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from support import free_port, wait_for
+
+
+class Exporter:
+    """Handle on a running exporter process."""
+
+    def __init__(self, port: int, proc: subprocess.Popen[bytes], log: Path, config: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.address = f"127.0.0.1:{port}"
+        self.proc = proc
+        self.log = log
+        self.config = config
+
+    def get(self, path: str = "/metrics", headers: dict[str, str] | None = None, timeout: float = 30) -> str:
+        req = urllib.request.Request(self.url + path, headers=headers or {})
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.read().decode()
+
+    def metrics(self) -> str:
+        return self.get("/metrics")
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def run_exporter(config_text: str | None, tmp_path: Path, env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> Iterator[Exporter]:
+    """Start ``llm-exporter`` with ``config_text`` (None = embedded default) and wait until ready."""
+    home = tmp_path / f"exporter-{free_port()}"
+    home.mkdir(parents=True)
+    config = home / "config.yml"
+    cmd = [sys.executable, "-m", "llm_exporter"]
+    if config_text is not None:
+        config.write_text(config_text)
+        cmd.append(f"--config.file={config}")
+    port = free_port()
+    cmd += [f"--web.listen-address=127.0.0.1:{port}", "--log.level=debug", *args]
+    log = home / "exporter.log"
+    full_env = {**os.environ, **(env or {})}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=home)
+    exp = Exporter(port, proc, log, config)
+    try:
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llm-exporter exited with {proc.returncode}: {log.read_text()[-3000:]}")
+            return exp.get("/-/ready", timeout=2) != ""
+
+        wait_for(ready, 30, interval=0.1, what="llm-exporter to be ready")
+        yield exp
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
