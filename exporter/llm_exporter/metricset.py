@@ -134,7 +134,8 @@ class MetricSet:
 
 
 def _family(spec: MetricSpec, series: Mapping[LabelKey, float | Histogram]) -> Metric:
-    fam = Metric(spec.name, spec.help, spec.type)
+    family_name = spec.name.removesuffix("_total") if spec.type == "counter" else spec.name
+    fam = Metric(family_name, spec.help, spec.type)
     for key, value in series.items():
         labels = dict(key)
         if isinstance(value, Histogram):

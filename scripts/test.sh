@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a Debian/Ubuntu machine and run the whole suite.
+# Real servers only: Prometheus, Alertmanager, Redis, RabbitMQ, NATS and a llama.cpp server
+# built from source (cached outside the repo). REQUIRE_REAL_SERVERS=1 turns a missing
+# binary into a failure instead of a skip. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+DEB_PACKAGES=(prometheus prometheus-alertmanager redis-server rabbitmq-server nats-server gcc g++ make cmake)
+missing=()
+for pkg in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then missing+=(python3-venv); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  # The packages' own system services are not needed: tests start private instances.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "==> python environment (.venv)"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+echo "==> llama.cpp server (built once, cached outside the repo)"
+LLAMA_SERVER_BIN=$(PATH="$PWD/.venv/bin:$PATH" scripts/build-llama-server.sh | tail -n 1)
+export LLAMA_SERVER_BIN
+
+echo "==> lint"
+.venv/bin/ruff check .
+
+echo "==> tests"
+export REQUIRE_REAL_SERVERS=1
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
