@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -38,8 +39,11 @@ class Exporter:
 
 @contextlib.contextmanager
 def run_exporter(config_text: str | None, tmp_path: Path, env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = ()) -> Iterator[Exporter]:
-    """Start ``llm-exporter`` with ``config_text`` (None = embedded default) and wait until ready."""
+                 args: tuple[str, ...] = (), plain_http: bool = True) -> Iterator[Exporter]:
+    """Start ``llm-exporter`` with ``config_text`` (None = embedded default) and wait until ready.
+
+    With ``plain_http=False`` (TLS or basic auth in ``args``) only the port is awaited.
+    """
     home = tmp_path / f"exporter-{free_port()}"
     home.mkdir(parents=True)
     config = home / "config.yml"
@@ -58,6 +62,9 @@ def run_exporter(config_text: str | None, tmp_path: Path, env: dict[str, str] | 
         def ready() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"llm-exporter exited with {proc.returncode}: {log.read_text()[-3000:]}")
+            if not plain_http:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
             return exp.get("/-/ready", timeout=2) != ""
 
         wait_for(ready, 30, interval=0.1, what="llm-exporter to be ready")

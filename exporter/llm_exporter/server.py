@@ -80,6 +80,7 @@ class ExporterHandler(BaseHTTPRequestHandler):
     server: ExporterHTTPServer
     server_version = f"llm-exporter/{__version__}"
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # answer malformed requests with a status line, never HTTP/0.9
 
     routes: dict[tuple[str, str], Callable[[ExporterHandler], None]] = {}
 
