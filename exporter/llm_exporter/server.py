@@ -62,6 +62,10 @@ class ExporterHTTPServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(self.request_timeout)
+        try:  # headers and body go out in one write; never wait for a delayed ACK
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if self.tls is not None:
             try:
                 request = self.tls.wrap_socket(request, server_side=True)
@@ -189,9 +193,10 @@ class ExporterHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
         for k, v in self.server.web.http_server_config.headers.items():
             self.send_header(k, v)
-        self.end_headers()
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self._headers_buffer.append(body)
+        self.flush_headers()
 
     def _headers_buffer_started(self) -> bool:
         return bool(getattr(self, "_headers_buffer", None))
