@@ -207,6 +207,15 @@ _SPECS: tuple[MetricSpec, ...] = (
     _m("queue", "llm_queue_completed_total", "counter", "Messages acknowledged or completed.", _Q),
     _m("queue", "llm_queue_failed_total", "counter", "Failed executions.", _Q),
     _m("queue", "llm_queue_redelivered_total", "counter", "Messages delivered more than once.", _Q),
+    _m("queue", "llm_queue_redelivering_messages", "gauge",
+       "Unacknowledged messages that were delivered more than once (NATS num_redelivered; a gauge, "
+       "not a counter).", _Q),
+    _m("queue", "llm_queue_pull_requests_waiting", "gauge",
+       "Outstanding pull requests of a pull consumer waiting for messages (NATS num_waiting): idle "
+       "consumer capacity.", _Q),
+    _m("queue", "llm_queue_dropped_queues", "gauge",
+       "Queues found on the target beyond its max_queues limit and therefore not exported.",
+       ("backend", "target")),
     # --- cost ------------------------------------------------------------------------
     _m("cost", "llm_pricing_prompt_token_dollars", "gauge",
        "Configured price of one prompt token of the model, in US dollars.", ("model",), "dollars"),

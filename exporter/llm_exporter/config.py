@@ -89,7 +89,13 @@ class GpuConfig:
 
 @dataclass(frozen=True)
 class QueueSpec:
-    """One watched queue of a broker target."""
+    """One watched queue of a broker target.
+
+    ``name`` is the Redis key name without framework prefix (Celery queue, RQ queue name,
+    list or stream key), the RabbitMQ queue name or the NATS stream name. ``group`` is the
+    Redis stream consumer group or the NATS durable consumer (all of them when empty).
+    ``agent`` is exported on ``llm_queue_info``. ``vhost`` is for RabbitMQ (default ``/``).
+    """
 
     name: str = field(metadata={"check": non_empty})
     kind: Literal["celery", "rq", "list", "stream", "rabbitmq", "jetstream"] | None = None
@@ -98,9 +104,18 @@ class QueueSpec:
     vhost: str | None = None
 
 
+_REDIS_KINDS = ("celery", "rq", "list", "stream")
+_KINDS_BY_BACKEND = {"redis": _REDIS_KINDS, "rabbitmq": ("rabbitmq",), "nats": ("jetstream",)}
+
+
 @dataclass(frozen=True)
 class QueueTarget:
-    """One broker: a Redis server, a RabbitMQ management API or a NATS monitoring endpoint."""
+    """One broker: a Redis server, a RabbitMQ management API or a NATS monitoring endpoint.
+
+    ``discover`` adds the queues the framework registers itself (RQ ``rq:queues``, kombu
+    bindings of Celery, the RabbitMQ queue listing, JetStream durable consumers), refreshed
+    every ``discovery_interval``. ``max_queues`` caps exported queue rows per target.
+    """
 
     name: str = field(metadata={"check": non_empty})
     backend: Literal["redis", "rabbitmq", "nats"]
@@ -112,6 +127,35 @@ class QueueTarget:
     discovery_interval: Duration = field(default=300.0, metadata={"check": positive})
     max_queues: int = field(default=500, metadata={"check": positive})
     timeout: Duration = field(default=5.0, metadata={"check": positive})
+    # Redis: kombu's global_keyprefix, priority lists and ack emulation; RQ's key prefix.
+    key_prefix: str = ""
+    celery_priority_steps: list[int] = field(default_factory=lambda: [0, 3, 6, 9])
+    celery_separator: str = "\x06\x16"
+    celery_unacked_limit: int = field(default=1000, metadata={"check": non_negative})
+    rq_prefix: str = "rq"
+    # RabbitMQ: vhost listed by discovery (all when unset) and the listing's page size.
+    vhost: str | None = None
+    page_size: int = field(default=500, metadata={"check": positive})
+    # NATS: the JetStream account to read (all accounts when unset).
+    account: str | None = None
+
+    def validate(self) -> Problems:
+        allowed = _KINDS_BY_BACKEND[self.backend]
+        for j, q in enumerate(self.queues):
+            if q.kind is None and self.backend == "redis":
+                yield f"queues[{j}].kind", f"required for the redis backend (one of {', '.join(allowed)})"
+            elif q.kind is not None and q.kind not in allowed:
+                yield (f"queues[{j}].kind",
+                       f"{q.kind!r} is not a {self.backend} queue kind (one of {', '.join(allowed)})")
+            if q.vhost is not None and self.backend != "rabbitmq":
+                yield f"queues[{j}].vhost", "only for the rabbitmq backend"
+        if self.backend == "redis" and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            yield "url", "the redis backend needs a redis://, rediss:// or unix:// URL"
+        if self.backend != "redis" and not self.url.startswith(("http://", "https://")):
+            yield "url", f"the {self.backend} backend reads an HTTP API: give an http:// or https:// URL"
+        steps = self.celery_priority_steps
+        if not steps or steps[0] != 0 or sorted(set(steps)) != steps:
+            yield "celery_priority_steps", "must be ascending, unique and start with the bare queue (0)"
 
 
 @dataclass(frozen=True)
