@@ -1,0 +1,268 @@
+"""One collector per configured inference target: read, detect, normalise."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from ...config import InferenceTarget
+from ...metricset import MetricSet
+from ...promtext import Parser, Snapshot
+from ...scrape import Deadline, TargetDown
+from . import ollama
+from .engines import CANDIDATES, ENGINES
+from .http import fetch_json, fetch_metrics
+from .mapping import CounterFolder, Engine, normalise
+
+log = logging.getLogger(__name__)
+
+META_INTERVAL = 300.0
+MAX_MODELS = 1000
+
+
+def join(base: str, path: str) -> str:
+    """``base`` + ``path``, without doubling a ``/v1`` the base already ends with."""
+    base = base.rstrip("/")
+    if base.endswith("/v1") and path.startswith("/v1/"):
+        path = path[3:]
+    return base + path
+
+
+@dataclass
+class _Meta:
+    at: float = -1e18
+    version: str = ""
+    models: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class InferenceCollector:
+    """Reads one inference server and emits the normalised ``llm_`` metrics."""
+
+    config: InferenceTarget
+    name: str = "inference"
+    key: str = ""
+    target: str | None = None
+
+    def __post_init__(self) -> None:
+        self.key = f"inference/{self.config.name}"
+        self.target = self.config.name
+        self._session: requests.Session | None = None
+        self._folder = CounterFolder()
+        self._detected: str | None = None  # engine name (or "ray_vllm", "ollama", "openai") under auto
+        self._meta = _Meta()
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
+
+    def _headers(self) -> dict[str, str]:
+        token = self.config.bearer_token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _cap(self) -> float:
+        return self.config.timeout
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+    def _warn(self, messages: list[str]) -> None:
+        fresh = [m for m in messages if m not in self._warned]
+        for m in fresh:
+            log.warning("target %s: %s", self.config.name, m)
+        self._warned = set(messages)
+
+    # -- collection -------------------------------------------------------------------
+    def collect(self, out: MetricSet, deadline: Deadline) -> None:
+        with self._lock:
+            server = self.config.server
+            if server == "auto":
+                self._collect_auto(out, deadline)
+            else:
+                self._collect_as(server, out, deadline)
+
+    def _collect_as(self, server: str, out: MetricSet, deadline: Deadline, snap: Snapshot | None = None,
+                    engine: Engine | None = None) -> None:
+        if server == "ollama":
+            self._collect_ollama(out, deadline)
+        elif server == "openai":
+            self._collect_openai(out, deadline)
+        else:
+            engine = engine or ENGINES[server]
+            if snap is None:
+                snap = self._scrape(deadline, [engine])
+            self._normalise(engine, snap, out, deadline)
+
+    def _scrape(self, deadline: Deadline, engines: list[Engine]) -> Snapshot:
+        scalars: set[str] = set()
+        hists: set[str] = set()
+        for e in engines:
+            scalars |= e.scalar_names()
+            hists |= e.histogram_names()
+        parser = Parser(scalars, hists, max_samples=self.config.max_samples, max_bytes=self.config.max_body_bytes)
+        url = join(self.config.url, self.config.metrics_path)
+        snap, _ = fetch_metrics(self.session, url, deadline, cap=self._cap(), headers=self._headers(),
+                                parser=parser)
+        return snap
+
+    def _normalise(self, engine: Engine, snap: Snapshot, out: MetricSet, deadline: Deadline) -> None:
+        self._refresh_meta(engine, deadline, need_model=not engine.model_labels and not self.config.model)
+        default_model = self.config.model or next(iter(self._meta.models), "") or "unknown"
+        res = normalise(engine, snap, out, self.config.name, default_model, self._folder)
+        warnings = list(res.warnings)
+        if snap.duplicates:
+            warnings.append(f"{snap.duplicates} duplicate series in the body (first value kept)")
+        self._warn(warnings)
+        models = set(res.models)
+        if not engine.model_labels:
+            models.add(default_model)
+        for model in sorted(models):
+            extra = self._meta.models.get(model, {})
+            out.add("llm_model_info", 1.0, {"target": self.config.name, "server": engine.server, "model": model,
+                                            **extra})
+        self._target_info(out, engine.server)
+
+    def _target_info(self, out: MetricSet, server: str) -> None:
+        out.add("llm_target_info", 1.0, {"target": self.config.name, "kind": "inference", "software": server,
+                                         "version": self._meta.version})
+
+    # -- server: auto -------------------------------------------------------------------
+    def _collect_auto(self, out: MetricSet, deadline: Deadline) -> None:
+        if self._detected is not None:
+            try:
+                if self._detected in ENGINES or self._detected == "ray_vllm":
+                    engine = self._engine_named(self._detected)
+                    self._collect_as(engine.server, out, deadline, engine=engine)
+                else:
+                    self._collect_as(self._detected, out, deadline)
+                return
+            except TargetDown:
+                self._detected = None  # re-detect on the next scrape (the server may have changed)
+                raise
+        self._detect_and_collect(out, deadline)
+
+    @staticmethod
+    def _engine_named(name: str) -> Engine:
+        if name == "ray_vllm":
+            return CANDIDATES[1]
+        return ENGINES[name]
+
+    def _detect_and_collect(self, out: MetricSet, deadline: Deadline) -> None:
+        try:
+            snap = self._scrape(deadline, list(CANDIDATES))
+        except TargetDown as exc:
+            metrics_error = exc
+        else:
+            best, hits = None, 0
+            for e in CANDIDATES:
+                h = e.hits(snap)
+                if h > hits:
+                    best, hits = e, h
+            if best is not None:
+                self._detected = "ray_vllm" if best is CANDIDATES[1] else best.server
+                log.info("target %s: detected %s", self.config.name, self._detected)
+                self._collect_as(best.server, out, deadline, snap=snap, engine=best)
+                return
+            metrics_error = TargetDown("no known inference-server metrics on the metrics endpoint")
+        # No Prometheus endpoint: Ollama, then any OpenAI-compatible API.
+        for kind in ("ollama", "openai"):
+            try:
+                self._collect_as(kind, out, deadline)
+            except TargetDown:
+                continue
+            self._detected = kind
+            log.info("target %s: detected %s", self.config.name, kind)
+            return
+        raise metrics_error
+
+    # -- metadata (version, model names) -----------------------------------------------
+    def _refresh_meta(self, engine: Engine, deadline: Deadline, need_model: bool) -> None:
+        now = time.monotonic()
+        if now - self._meta.at < META_INTERVAL and (self._meta.models or not need_model):
+            return
+        self._meta.at = now
+        cap = min(self._cap(), 2.0)
+        if engine.version_path:
+            doc = self._try_json(engine.version_path, deadline, cap)
+            if isinstance(doc, dict) and doc.get(engine.version_key) is not None:
+                self._meta.version = str(doc[engine.version_key])[:100]
+        if engine.models_path:
+            doc = self._try_json(engine.models_path, deadline, cap)
+            models = _models_of(doc)
+            if models:
+                self._meta.models = models
+
+    def _try_json(self, path: str, deadline: Deadline, cap: float) -> Any:
+        if deadline.remaining() < 0.2:
+            return None
+        try:
+            return fetch_json(self.session, join(self.config.url, path), deadline, cap=cap,
+                              headers=self._headers())
+        except TargetDown as exc:
+            log.debug("target %s: %s", self.config.name, exc)
+            return None
+
+    # -- JSON-only servers ----------------------------------------------------------------
+    def _collect_ollama(self, out: MetricSet, deadline: Deadline) -> None:
+        cap = self._cap()
+        version = fetch_json(self.session, join(self.config.url, "/api/version"), deadline, cap=cap,
+                             headers=self._headers())
+        if not isinstance(version, dict) or "version" not in version:
+            raise TargetDown("/api/version did not return {'version': ...}: not Ollama")
+        doc = fetch_json(self.session, join(self.config.url, "/api/ps"), deadline, cap=cap, headers=self._headers())
+        ollama.emit_ps(doc, out, self.config.name)
+        self._meta.version = str(version["version"])[:100]
+        self._target_info(out, "ollama")
+
+    def _collect_openai(self, out: MetricSet, deadline: Deadline) -> None:
+        doc = fetch_json(self.session, join(self.config.url, "/v1/models"), deadline, cap=self._cap(),
+                         headers=self._headers())
+        models = _models_of(doc)
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+            raise TargetDown("/v1/models did not return an OpenAI model list")
+        for model, extra in models.items():
+            out.add("llm_model_info", 1.0, {"target": self.config.name, "server": "openai", "model": model, **extra})
+        self._target_info(out, "openai")
+
+
+def _models_of(doc: Any) -> dict[str, dict[str, str]]:
+    """Model names (and what is known of them) from ``/v1/models`` or TGI's ``/info``."""
+    out: dict[str, dict[str, str]] = {}
+    if not isinstance(doc, dict):
+        return out
+    if isinstance(doc.get("model_id"), str):  # TGI /info
+        extra = {}
+        if isinstance(doc.get("max_total_tokens"), int):
+            extra["max_model_len"] = str(doc["max_total_tokens"])
+        out[doc["model_id"]] = extra
+        return out
+    data = doc.get("data")
+    if not isinstance(data, list):
+        return out
+    for item in data[:MAX_MODELS]:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            extra = {}
+            if isinstance(item.get("max_model_len"), int):
+                extra["max_model_len"] = str(item["max_model_len"])
+            out[item["id"]] = extra
+    return out
+
+
+def local_port(url: str) -> int | None:
+    """The port of a target URL (default 80/443)."""
+    parts = urlsplit(url)
+    if parts.port:
+        return parts.port
+    return 443 if parts.scheme == "https" else 80

@@ -1,0 +1,94 @@
+"""With no inference targets configured: find engines on their default local ports.
+
+Every ``discovery.interval`` the default ports (vLLM 8000, SGLang 30000, TGI 3000,
+llama.cpp 8080, Triton 8002, Ollama 11434, LiteLLM 4000) are tried with a TCP connect;
+each open port gets a ``server: auto`` reader named ``<host>:<port>``. A port whose
+service is not recognised as an inference server is ignored until the next round.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from ...config import DiscoveryConfig, InferenceTarget
+from ...metricset import MetricSet
+from ...scrape import Deadline, TargetDown
+from .collector import InferenceCollector
+from .engines import DEFAULT_PORTS
+
+log = logging.getLogger(__name__)
+
+
+def port_open(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(eq=False)
+class DiscoveryCollector:
+    """Reads whatever inference servers answer on the default ports of ``config.host``."""
+
+    config: DiscoveryConfig
+    ports: tuple[int, ...] = DEFAULT_PORTS
+    name: str = "inference"
+    key: str = "inference/discovery"
+    target: str | None = None
+
+    def __post_init__(self) -> None:
+        self._readers: dict[int, InferenceCollector] = {}
+        self._known: set[int] = set()  # ports whose service was recognised at least once
+        self._ignored: set[int] = set()
+        self._last = -1e18
+        self._lock = threading.Lock()
+
+    def _rediscover(self, deadline: Deadline) -> None:
+        now = time.monotonic()
+        if now - self._last < self.config.interval:
+            return
+        self._last = now
+        self._ignored.clear()
+        for port in self.ports:
+            if deadline.remaining() < 0.1:
+                break
+            if port_open(self.config.host, port, min(self.config.timeout, deadline.timeout())):
+                if port not in self._readers:
+                    target = InferenceTarget(name=f"{self.config.host}:{port}",
+                                             url=f"http://{self.config.host}:{port}", server="auto",
+                                             timeout=self.config.timeout * 5)
+                    self._readers[port] = InferenceCollector(target)
+            elif port in self._readers:
+                self._readers.pop(port).close()
+                self._known.discard(port)
+
+    def collect(self, out: MetricSet, deadline: Deadline) -> None:
+        with self._lock:
+            self._rediscover(deadline)
+            for port, reader in list(self._readers.items()):
+                if port in self._ignored or deadline.expired():
+                    continue
+                part = MetricSet()
+                try:
+                    reader.collect(part, deadline)
+                except TargetDown as exc:
+                    if port in self._known:
+                        out.add("llm_target_up", 0.0, {"target": reader.config.name})
+                    else:
+                        log.debug("discovery: %s is not a known inference server: %s", reader.config.name, exc)
+                        self._ignored.add(port)
+                    continue
+                if port not in self._known:
+                    log.info("discovery: reading %s", reader.config.name)
+                self._known.add(port)
+                out.merge(part)
+                out.add("llm_target_up", 1.0, {"target": reader.config.name})
+
+    def close(self) -> None:
+        for r in self._readers.values():
+            r.close()

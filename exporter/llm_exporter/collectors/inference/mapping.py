@@ -1,0 +1,352 @@
+"""Declarative engine tables and the normaliser that applies them to a parsed body.
+
+An engine is an ``Engine``: the labels that carry the model name, and ``Rule``s from
+upstream families (every known spelling and version) to catalog metrics. A rule lists
+alternatives; the first alternative present in the body wins (newest name first), and
+an alternative may be a tuple of sources that are added (llama.cpp's prompt tokens are
+``prompt_tokens_total + prompt_tokens_cached_total``). Rules of the same metric add up
+(vLLM's finish reasons plus its admission rejections).
+
+Every upstream label other than the model (vLLM ``engine``, SGLang ranks and
+``is_streaming``, Ray ``ReplicaId``, LiteLLM key/team labels) is folded: gauges by
+``agg`` (sum or mean), counters and histograms by sum. Folded counters go through a
+``CounterFolder`` so that one engine core restarting (its counters going back to 0) never
+makes the exported sum go backwards; the exported counters are monotonic for the life of
+the exporter and equal the upstream sums as long as no upstream series resets.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ...catalog import CATALOG
+from ...metricset import MetricSet
+from ...promtext import HistSeries, LabelKey, Snapshot, canonical
+
+FINISH_REASONS = ("stop", "length", "abort", "error", "rejected", "unknown")
+
+
+@dataclass(frozen=True)
+class Src:
+    """One upstream family: sample name (or histogram base), label filter, unit scale."""
+
+    name: str
+    where: tuple[tuple[str, str], ...] = ()
+    scale: float = 1.0
+
+    @property
+    def key(self) -> str:
+        return canonical(self.name)
+
+    def matches(self, labels: LabelKey) -> bool:
+        if not self.where:
+            return True
+        d = dict(labels)
+        return all(d.get(k) == v for k, v in self.where)
+
+
+Alternative = tuple[Src, ...]
+
+
+def src(name: str, scale: float = 1.0, **where: str) -> Src:
+    return Src(name, tuple(sorted(where.items())), scale)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Catalog ``metric`` from the first present alternative.
+
+    ``reason`` fixes ``finish_reason``; ``reason_label`` + ``reason_map`` translate an
+    upstream label (unmapped values become ``unknown``; a callable may be given).
+    ``agg`` folds gauges: ``sum`` or ``mean``.
+    """
+
+    metric: str
+    alternatives: tuple[Alternative, ...]
+    agg: str = "sum"
+    reason: str | None = None
+    reason_label: str | None = None
+    reason_map: Mapping[str, str] | Callable[[str], str] | None = None
+
+
+@dataclass(frozen=True)
+class SumCountRule:
+    """A histogram with only the +Inf bucket from two cumulative counters (Triton µs counters)."""
+
+    metric: str
+    sum: Src
+    count: Alternative
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One inference server's table."""
+
+    server: str
+    model_labels: tuple[str, ...]
+    rules: tuple[Rule | SumCountRule, ...]
+    default_port: int = 0
+    version_path: str | None = None
+    version_key: str = "version"
+    models_path: str | None = None
+    detect_hint: tuple[str, ...] = ()
+    notes: str = ""
+
+    def scalar_names(self) -> set[str]:
+        out: set[str] = set()
+        for r in self.rules:
+            if isinstance(r, SumCountRule):
+                out.add(r.sum.name)
+                out.update(s.name for s in r.count)
+            elif CATALOG[r.metric].type != "histogram":
+                out.update(s.name for alt in r.alternatives for s in alt)
+        return out
+
+    def histogram_names(self) -> set[str]:
+        return {
+            s.name
+            for r in self.rules
+            if isinstance(r, Rule) and CATALOG[r.metric].type == "histogram"
+            for alt in r.alternatives
+            for s in alt
+        }
+
+    def hits(self, snap: Snapshot) -> int:
+        """How many rules find data in ``snap`` (used by ``server: auto``)."""
+        n = 0
+        for r in self.rules:
+            if isinstance(r, SumCountRule):
+                n += r.sum.key in snap.scalars
+            elif any(_present(alt, snap, CATALOG[r.metric].type == "histogram") for alt in r.alternatives):
+                n += 1
+        return n
+
+
+def rename(engine: Engine, server: str, old_prefix: str, new_prefix: str, extra_model_labels=()) -> Engine:
+    """The same table under another name prefix (Ray Serve's ``ray_vllm_`` spelling of vLLM)."""
+
+    def fix(s: Src) -> Src:
+        key = s.key
+        name = new_prefix + key[len(old_prefix):] if key.startswith(old_prefix) else key
+        return Src(name, s.where, s.scale)
+
+    rules: list[Rule | SumCountRule] = []
+    for r in engine.rules:
+        if isinstance(r, SumCountRule):
+            rules.append(SumCountRule(r.metric, fix(r.sum), tuple(fix(s) for s in r.count)))
+        else:
+            alts = tuple(tuple(fix(s) for s in alt) for alt in r.alternatives)
+            rules.append(Rule(r.metric, alts, r.agg, r.reason, r.reason_label, r.reason_map))
+    return Engine(server, (*engine.model_labels, *extra_model_labels), tuple(rules),
+                  engine.default_port, engine.version_path, engine.version_key, engine.models_path,
+                  notes=engine.notes)
+
+
+def _present(alt: Alternative, snap: Snapshot, hist: bool) -> bool:
+    table = snap.histograms if hist else snap.scalars
+    for s in alt:
+        series = table.get(s.key)
+        if not series or not any(s.matches(k) for k in series):
+            return False
+    return True
+
+
+class CounterFolder:
+    """Keeps folded counters monotonic across resets of the upstream series they add up.
+
+    For each exported value: the first time it is the sum of its sources; afterwards it
+    grows by each source's increase, and a source that went down (restarted) contributes
+    its new value. Entries of series not seen for ``keep`` updates are forgotten.
+    """
+
+    def __init__(self, keep: int = 10) -> None:
+        self.keep = keep
+        self._state: dict[tuple, tuple[float, dict[tuple, float], int]] = {}
+        self._round = 0
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self._lock:
+            self._round += 1
+            if self._round % self.keep == 0:
+                cutoff = self._round - self.keep
+                self._state = {k: v for k, v in self._state.items() if v[2] >= cutoff}
+
+    def update(self, key: tuple, sources: Mapping[tuple, float]) -> float:
+        with self._lock:
+            prev = self._state.get(key)
+            if prev is None:
+                total = sum(sources.values())
+                last = dict(sources)
+            else:
+                total, last, _ = prev
+                last = dict(last)
+                for sid, value in sources.items():
+                    before = last.get(sid)
+                    if before is None or value < before:
+                        total += value
+                    else:
+                        total += value - before
+                    last[sid] = value
+            self._state[key] = (total, last, self._round)
+            return total
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+
+@dataclass
+class Result:
+    """What one normalisation produced besides the samples."""
+
+    models: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _model(labels: LabelKey, engine: Engine, default: str) -> str:
+    d = dict(labels)
+    for name in engine.model_labels:
+        v = d.get(name)
+        if v and v != "None":
+            return v
+    return default
+
+
+def _reason(rule: Rule, labels: LabelKey) -> str:
+    if rule.reason is not None:
+        return rule.reason
+    if rule.reason_label is None:
+        return "unknown"
+    raw = dict(labels).get(rule.reason_label, "")
+    if callable(rule.reason_map):
+        return rule.reason_map(raw)
+    if rule.reason_map is None:
+        return raw if raw in FINISH_REASONS else "unknown"
+    return rule.reason_map.get(raw, "unknown")
+
+
+def normalise(
+    engine: Engine,
+    snap: Snapshot,
+    out: MetricSet,
+    target: str,
+    default_model: str,
+    folder: CounterFolder,
+) -> Result:
+    """Apply ``engine``'s table to ``snap`` and add the catalog samples to ``out``."""
+    res = Result()
+    folder.begin()
+    gauges: dict[tuple[str, tuple], list[float]] = {}
+    gauge_agg: dict[str, str] = {}
+    counters: dict[tuple[str, tuple], dict[tuple, float]] = {}
+    hists: dict[tuple[str, tuple], list[tuple[tuple, HistSeries, float]]] = {}
+
+    for rule in engine.rules:
+        if isinstance(rule, SumCountRule):
+            _sum_count(rule, snap, engine, target, default_model, hists, res)
+            continue
+        mtype = CATALOG[rule.metric].type
+        alt = next((a for a in rule.alternatives if _present(a, snap, mtype == "histogram")), None)
+        if alt is None:
+            continue
+        for s in alt:
+            table = snap.histograms if mtype == "histogram" else snap.scalars
+            for labels, value in table[s.key].items():
+                if not s.matches(labels):
+                    continue
+                model = _model(labels, engine, default_model)
+                res.models.add(model)
+                out_labels: tuple = (("target", target), ("model", model))
+                if rule.metric == "llm_requests_total":
+                    out_labels += (("finish_reason", _reason(rule, labels)),)
+                okey = (rule.metric, out_labels)
+                sid = (rule.metric, s.key, labels)
+                if mtype == "histogram":
+                    hists.setdefault(okey, []).append((sid, value, s.scale))
+                elif mtype == "counter":
+                    if not math.isnan(value):
+                        counters.setdefault(okey, {})[sid] = value * s.scale
+                else:
+                    gauge_agg[rule.metric] = rule.agg
+                    if not math.isnan(value):
+                        gauges.setdefault(okey, []).append(value * s.scale)
+
+    for (metric, labels), values in gauges.items():
+        agg = gauge_agg.get(metric, "sum")
+        v = sum(values) / len(values) if agg == "mean" else max(values) if agg == "max" else sum(values)
+        out.add(metric, v, dict(labels))
+    for (metric, labels), sources in counters.items():
+        out.add(metric, folder.update((metric, labels), sources), dict(labels))
+    for (metric, labels), parts in hists.items():
+        _emit_hist(metric, labels, parts, out, folder, res)
+    if any(isinstance(r, Rule) and r.metric == "llm_requests_total" for r in engine.rules):
+        for model in res.models:
+            for reason in _reasons_of(engine):
+                lab = {"target": target, "model": model, "finish_reason": reason}
+                if out.get("llm_requests_total", lab) is None:
+                    out.add("llm_requests_total", 0.0, lab)
+    return res
+
+
+def _reasons_of(engine: Engine) -> list[str]:
+    """The finish reasons an engine can report (pre-created at 0)."""
+    out: list[str] = []
+    for r in engine.rules:
+        if not isinstance(r, Rule) or r.metric != "llm_requests_total":
+            continue
+        if r.reason is not None:
+            vals: Iterable[str] = (r.reason,)
+        elif isinstance(r.reason_map, Mapping):
+            vals = r.reason_map.values()
+        else:
+            vals = ()
+        out.extend(v for v in vals if v not in out)
+    return out
+
+
+def _sum_count(rule: SumCountRule, snap: Snapshot, engine: Engine, target: str, default_model: str,
+               hists: dict, res: Result) -> None:
+    sums = snap.scalars.get(rule.sum.key)
+    if not sums:
+        return
+    counts: dict[str, float] = {}
+    for s in rule.count:
+        for labels, value in snap.scalars.get(s.key, {}).items():
+            if s.matches(labels):
+                m = _model(labels, engine, default_model)
+                counts[m] = counts.get(m, 0.0) + value
+    for labels, value in sums.items():
+        if not rule.sum.matches(labels):
+            continue
+        model = _model(labels, engine, default_model)
+        if model not in counts:
+            continue
+        res.models.add(model)
+        hs = HistSeries({math.inf: counts.pop(model)}, value, None)
+        okey = (rule.metric, (("target", target), ("model", model)))
+        hists.setdefault(okey, []).append(((rule.metric, rule.sum.key, labels), hs, rule.sum.scale))
+
+
+def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: CounterFolder, res: Result) -> None:
+    bounds: set[float] | None = None
+    usable = []
+    for sid, hs, scale in parts:
+        if math.inf not in hs.buckets:
+            res.warnings.append(f"{sid[1]}: histogram series without a +Inf bucket skipped")
+            continue
+        usable.append((sid, hs, scale))
+        b = set(hs.buckets)
+        bounds = b if bounds is None else bounds & b
+    if not usable or not bounds:
+        return
+    buckets = []
+    for le in sorted(bounds):
+        srcs = {sid: hs.buckets[le] for sid, hs, _ in usable}
+        buckets.append((le * usable[0][2] if not math.isinf(le) else le,
+                        folder.update((metric, labels, "le", le), srcs)))
+    sums = {sid: (hs.sum if hs.sum is not None and not math.isnan(hs.sum) else 0.0) * scale
+            for sid, hs, scale in usable}
+    out.add_histogram(metric, dict(labels), buckets, folder.update((metric, labels, "sum"), sums))

@@ -1,0 +1,41 @@
+"""Hugging Face TGI: Rust ``metrics-exporter-prometheus`` names (no ``_total``, no model label).
+
+The model comes from the config's ``model`` or ``GET /info`` (``model_id``). Tokens are
+the sums of the per-request histograms ``tgi_request_input_length`` and
+``tgi_request_generated_tokens`` (counted at validation / completion). TGI has no TTFT
+and no prefix-cache metrics. Successes have no stop/length split (``unknown``);
+failures map by ``err``.
+"""
+
+from __future__ import annotations
+
+from .mapping import Engine, Rule, src
+
+ERRORS = {
+    "validation": "rejected", "overloaded": "rejected", "template": "rejected",
+    "dropped": "abort", "generation": "error", "incomplete": "error",
+}
+
+
+def _one(metric: str, *names: str) -> Rule:
+    return Rule(metric, tuple((src(n),) for n in names))
+
+
+TGI = Engine(
+    server="tgi",
+    model_labels=(),
+    default_port=3000,
+    version_path="/info",
+    models_path="/info",
+    rules=(
+        _one("llm_requests_running", "tgi_batch_current_size"),
+        _one("llm_requests_waiting", "tgi_queue_size"),
+        _one("llm_prompt_tokens_total", "tgi_request_input_length_sum"),
+        _one("llm_generation_tokens_total", "tgi_request_generated_tokens_sum"),
+        Rule("llm_requests_total", ((src("tgi_request_success"),),), reason="unknown"),
+        Rule("llm_requests_total", ((src("tgi_request_failure"),),), reason_label="err", reason_map=ERRORS),
+        _one("llm_request_duration_seconds", "tgi_request_duration"),
+        _one("llm_time_per_output_token_seconds", "tgi_request_mean_time_per_token_duration"),
+        _one("llm_request_queue_duration_seconds", "tgi_request_queue_duration"),
+    ),
+)

@@ -1,0 +1,285 @@
+"""Fast, bounded, streaming parser of Prometheus text 0.0.4 and OpenMetrics bodies.
+
+Only the families a mapping asks for are materialised: every other sample line costs a
+name lookup and nothing else. Names are compared in a canonical spelling with ``:``
+replaced by ``_``, so ``vllm:kv_cache_usage_perc`` and the ``vllm_kv_cache_usage_perc``
+that prometheus_client writes under OpenMetrics negotiation (client_python issue 1177)
+are the same family.
+
+Handled quirks: colons in names, ``_created`` samples (ignored unless asked for), any order
+of ``_bucket``/``_sum``/``_count`` lines and of ``le`` among the labels, floats such as
+``1.28734e+06``/``NaN``/``+Inf``, escaped label values (``\\"``, ``\\\\``, ``\\n``), blank
+lines, ``\\r\\n`` endings, ``# EOF``, exemplars and timestamps after the value, families
+with HELP/TYPE but no samples. Bounds: body bytes and sample lines (``PromTextError``).
+Invalid UTF-8 and HTML are errors. A duplicated series keeps its first value (as
+Prometheus does) and is counted in ``Snapshot.duplicates``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+LabelKey = tuple[tuple[str, str], ...]
+
+_LABEL_BLOCK = re.compile(r'\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\}')
+_PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.:]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
+_ESC = re.compile(r"\\(.)")
+_HIST_SUFFIXES = ("bucket", "sum", "count")
+CHUNK = 64 * 1024
+
+
+class PromTextError(ValueError):
+    """The body is not a well-formed (or not an acceptably small) exposition."""
+
+
+def canonical(name: str) -> str:
+    """The spelling used for lookups: ``vllm:x`` and ``vllm_x`` are the same family."""
+    return name.replace(":", "_") if ":" in name else name
+
+
+@dataclass
+class HistSeries:
+    """One histogram series as read: cumulative buckets by bound, sum and count."""
+
+    buckets: dict[float, float] = field(default_factory=dict)
+    sum: float | None = None
+    count: float | None = None
+
+
+@dataclass
+class Snapshot:
+    """What one body held of the wanted families (keys are canonical names)."""
+
+    scalars: dict[str, dict[LabelKey, float]] = field(default_factory=dict)
+    histograms: dict[str, dict[LabelKey, HistSeries]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    samples: int = 0
+    duplicates: int = 0
+    openmetrics_eof: bool = False
+
+
+def _unescape(value: str) -> str:
+    if "\\" not in value:
+        return value
+    return _ESC.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), value)
+
+
+def _bound(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise PromTextError(f"bad bucket bound le={raw!r}") from None
+
+
+class Parser:
+    """Feed body chunks, then ``close()`` for the ``Snapshot``.
+
+    ``scalars`` are sample names (``vllm:prompt_tokens_total``, ``tgi_request_input_length_sum``),
+    ``histograms`` are histogram base names (``vllm:e2e_request_latency_seconds``).
+    """
+
+    def __init__(
+        self,
+        scalars: Iterable[str] = (),
+        histograms: Iterable[str] = (),
+        *,
+        max_samples: int = 1_000_000,
+        max_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self._want_scalar = {canonical(n) for n in scalars}
+        self._want_hist = {canonical(n) for n in histograms}
+        self.max_samples = max_samples
+        self.max_bytes = max_bytes
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._tail = ""
+        self._bytes = 0
+        self._line_no = 0
+        self._label_cache: dict[str, list[tuple[str, str]]] = {}
+        self.snap = Snapshot()
+
+    # -- input -----------------------------------------------------------------------
+    def feed(self, chunk: bytes | memoryview) -> None:
+        self._bytes += len(chunk)
+        if self._bytes > self.max_bytes:
+            raise PromTextError(f"body larger than {self.max_bytes} bytes")
+        try:
+            text = self._decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise PromTextError(f"invalid UTF-8 near byte {self._bytes - len(chunk) + exc.start}") from None
+        if not text:
+            return
+        if self._tail:
+            text = self._tail + text
+        lines = text.split("\n")
+        self._tail = lines.pop()
+        self._lines(lines)
+
+    def close(self) -> Snapshot:
+        try:
+            rest = self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise PromTextError("invalid UTF-8 at the end of the body (truncated character)") from None
+        last = self._tail + rest
+        self._tail = ""
+        if last.strip():
+            # A last line without its newline: accept it only if it is complete.
+            self._lines([last], strict_last=True)
+        return self.snap
+
+    # -- the hot loop ----------------------------------------------------------------
+    def _lines(self, lines: list[str], strict_last: bool = False) -> None:
+        snap = self.snap
+        want_s = self._want_scalar
+        want_h = self._want_hist
+        max_samples = self.max_samples
+        for line in lines:
+            self._line_no += 1
+            if not line:
+                continue
+            c = line[0]
+            if c == "#":
+                self._comment(line)
+                continue
+            if line[-1] == "\r":
+                line = line[:-1]
+                if not line:
+                    continue
+            if snap.openmetrics_eof:
+                raise PromTextError(f"line {self._line_no}: content after '# EOF'")
+            snap.samples += 1
+            if snap.samples > max_samples:
+                raise PromTextError(f"more than {max_samples} samples in the body")
+            if not (c.isalpha() or c == "_" or c == ":"):
+                if c.isspace():
+                    if not line.strip():
+                        continue
+                    c = line.lstrip()[0]
+                what = "an HTML page" if c == "<" else f"a line starting with {c!r}"
+                raise PromTextError(f"line {self._line_no}: not Prometheus text ({what})")
+            sp = line.find(" ")
+            br = line.find("{", 0, sp if sp >= 0 else len(line))
+            end = br if br >= 0 else sp
+            if end < 0:
+                if strict_last:
+                    raise PromTextError(f"line {self._line_no}: truncated sample {line[:80]!r}")
+                raise PromTextError(f"line {self._line_no}: sample without a value {line[:80]!r}")
+            name = line[:end]
+            key = name.replace(":", "_") if ":" in name else name
+            if key in want_s:
+                labels, value = self._sample(line, br, end)
+                series = snap.scalars.setdefault(key, {})
+                lk = tuple(labels)
+                if lk in series:
+                    snap.duplicates += 1
+                else:
+                    series[lk] = value
+                continue
+            base, _, suffix = key.rpartition("_")
+            if suffix in _HIST_SUFFIXES and base in want_h:
+                self._hist_sample(base, suffix, line, br, end)
+
+    def _comment(self, line: str) -> None:
+        if line.startswith("# TYPE "):
+            parts = line.split(None, 3)
+            if len(parts) >= 4:
+                self.snap.types[canonical(parts[2])] = parts[3].strip()
+        elif line.rstrip() == "# EOF":
+            self.snap.openmetrics_eof = True
+
+    def _labels(self, line: str, br: int) -> tuple[list[tuple[str, str]], int]:
+        m = _LABEL_BLOCK.match(line, br)
+        if m is None:
+            raise PromTextError(f"line {self._line_no}: unterminated label set {line[:80]!r}")
+        inner = m.group(1)
+        pairs = self._label_cache.get(inner)
+        if pairs is None:
+            pairs = []
+            pos = 0
+            n = len(inner)
+            while pos < n:
+                pm = _PAIR.match(inner, pos)
+                if pm is None:
+                    if inner[pos:].strip():
+                        raise PromTextError(f"line {self._line_no}: bad label syntax {inner[pos:pos + 40]!r}")
+                    break
+                pairs.append((pm.group(1), _unescape(pm.group(2))))
+                pos = pm.end()
+            if len(self._label_cache) < 4096:
+                self._label_cache[inner] = pairs
+        return pairs, m.end()
+
+    def _value(self, line: str, pos: int) -> float:
+        rest = line[pos:].split(None, 1)
+        if not rest:
+            raise PromTextError(f"line {self._line_no}: sample without a value {line[:80]!r}")
+        raw = rest[0]
+        try:
+            return float(raw)
+        except ValueError:
+            raise PromTextError(f"line {self._line_no}: bad value {raw[:40]!r}") from None
+
+    def _sample(self, line: str, br: int, end: int) -> tuple[list[tuple[str, str]], float]:
+        if br >= 0:
+            pairs, pos = self._labels(line, br)
+            return sorted(pairs), self._value(line, pos)
+        return [], self._value(line, end)
+
+    def _hist_sample(self, base: str, suffix: str, line: str, br: int, end: int) -> None:
+        if br >= 0:
+            pairs, pos = self._labels(line, br)
+        else:
+            pairs, pos = [], end
+        value = self._value(line, pos)
+        le = None
+        if suffix == "bucket":
+            rest = []
+            for k, v in pairs:
+                if k == "le":
+                    le = _bound(v)
+                else:
+                    rest.append((k, v))
+            if le is None:
+                raise PromTextError(f"line {self._line_no}: bucket without le")
+            pairs = rest
+        lk = tuple(sorted(pairs))
+        hs = self.snap.histograms.setdefault(base, {}).get(lk)
+        if hs is None:
+            hs = self.snap.histograms[base][lk] = HistSeries()
+        if le is not None:
+            if le in hs.buckets:
+                self.snap.duplicates += 1
+            else:
+                hs.buckets[le] = value
+        elif suffix == "sum":
+            if hs.sum is None:
+                hs.sum = value
+            else:
+                self.snap.duplicates += 1
+        elif hs.count is None:
+            hs.count = value
+        else:
+            self.snap.duplicates += 1
+
+
+def parse(
+    body: bytes,
+    scalars: Iterable[str] = (),
+    histograms: Iterable[str] = (),
+    *,
+    max_samples: int = 1_000_000,
+    max_bytes: int = 64 * 1024 * 1024,
+) -> Snapshot:
+    """Parse a whole body (fed in chunks through a memoryview, without copying it)."""
+    p = Parser(scalars, histograms, max_samples=max_samples, max_bytes=max_bytes)
+    view = memoryview(body)
+    for i in range(0, len(view), CHUNK):
+        p.feed(view[i:i + CHUNK])
+    return p.close()
+
+
+def is_inf(x: float) -> bool:
+    return math.isinf(x) and x > 0
