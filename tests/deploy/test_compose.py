@@ -220,6 +220,13 @@ def test_grafana_provisioning_points_at_existing_dashboards() -> None:
         assert host in svcs, f"{kind} datasource points at {host}, not a service"
     default = [d for d in datasources if d.get("isDefault")]
     assert len(default) == 1 and default[0]["type"] == "prometheus"
+    bundle = yaml.safe_load((REPO / "monitoring" / "bundle.yml").read_text())
+    assert default[0]["uid"] == bundle["dashboards"]["datasource_uid"], "the dashboards' default datasource"
+    prom = services()["prometheus"]
+    prom_cfg = yaml.safe_load(host_path(prom, flag(prom, "--config.file")).read_text())
+    assert default[0]["jsonData"]["timeInterval"] == prom_cfg["global"]["scrape_interval"], "$__rate_interval"
+    for d in datasources:
+        assert "$" not in str(d), "Grafana expands only $VAR/${VAR} (os.ExpandEnv), no defaults: keep URLs literal"
     files = provisioning_files(graf, "dashboards")
     for f in files:
         assert set(yaml.safe_load(f.read_text())) <= {"apiVersion", "providers"}, f"{f} is not a dashboard provider"
