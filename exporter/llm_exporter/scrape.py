@@ -33,6 +33,14 @@ class TargetDown(Exception):
     """The upstream could not be read (refused, timeout, HTTP error, garbage body)."""
 
 
+class CollectorFailed(Exception):
+    """The collection failed, but the series already added to ``out`` are valid and kept.
+
+    For health gauges that must be served together with ``llm_scrape_collector_success 0``
+    (e.g. ``llm_gpu_nvml_up 0`` when NVML cannot be initialised).
+    """
+
+
 class Deadline:
     """A point in monotonic time by which a collection must finish."""
 
@@ -159,6 +167,9 @@ class ScrapeEngine:
         except TargetDown as exc:
             outcome = Outcome(MetricSet(), ok=True, duration=self._clock() - t0,
                               error=str(exc) or type(exc).__name__, target_ok=False)
+        except CollectorFailed as exc:
+            outcome = Outcome(metrics, ok=False, duration=self._clock() - t0,
+                              error=str(exc) or type(exc).__name__)
         except Exception as exc:  # a collector bug must not fail the scrape
             log.debug("collector %s raised", collector.key, exc_info=True)
             outcome = Outcome(MetricSet(), ok=False, duration=self._clock() - t0,

@@ -1,0 +1,305 @@
+"""The ``gpu`` collector: NVML lifecycle, per-GPU isolation, deadline, XID watcher.
+
+One collection runs in its own worker thread so the scrape thread can give up at the
+deadline. A worker stuck inside the driver is abandoned: while it is still running no
+new one starts and every scrape fails fast ("NVML call still running"), so stuck calls
+never pile up. NVML initialisation (which can hang on a broken driver) happens in that
+worker too, never on the scrape thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+import pynvml
+
+from ...config import GpuConfig
+from ...metricset import MetricSet
+from ...scrape import Deadline
+from . import nvml
+from .device import Gpu, GpuFailed, Lifecycle, Options, ProcessNames, read_gpu, read_info
+from .nvml import Kind, NoLibrary
+from .xid import XidWatcher
+
+try:  # keeps partial output (health gauges) while reporting llm_scrape_collector_success 0
+    from ...scrape import CollectorFailed
+except ImportError:  # pragma: no cover - older engine
+    class CollectorFailed(Exception):  # type: ignore[no-redef]
+        pass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Result:
+    metrics: MetricSet
+    error: str | None = None
+
+
+class GpuCollector:
+    """Reads every visible NVIDIA GPU through NVML at scrape time."""
+
+    name = "gpu"
+    key = "gpu"
+    target: str | None = None
+
+    def __init__(
+        self,
+        config: GpuConfig,
+        *,
+        backoff: tuple[float, float] = (1.0, 60.0),
+        xid_wait_ms: int = 1000,
+        margin: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.backoff = backoff
+        self.margin = margin
+        self._clock = clock
+        self._opts = Options(processes=config.processes, pcie_throughput=config.pcie_throughput,
+                             nvlink=config.nvlink)
+        self._names = ProcessNames() if config.processes else None
+        self._xid = XidWatcher(wait_ms=xid_wait_ms)
+        self._job: Future[_Result] | None = None
+        # NVML state, touched only by the (single) worker thread
+        self._initialized = False
+        self._ever_initialized = False
+        self._quiet = False
+        self._generation = 0
+        self._reinits = 0
+        self._next_init = 0.0
+        self._delay = backoff[0]
+        self._gpus: list[Gpu] = []
+        self._count = -1
+        self._max_seen = 0
+        self._last_error = ""
+        self._system: dict[str, str] = {}
+        self._uuid_by_index: dict[int, str] = {}
+        self._index_of: dict[str, str] = {}   # uuid -> gpu label, read by the scrape thread
+        self._failed: set[str] = set()
+
+    # -- scrape side ----------------------------------------------------------------------------
+    def collect(self, out: MetricSet, deadline: Deadline) -> None:
+        job = self._job
+        if job is not None and not job.done():
+            self._stuck(out)
+            raise CollectorFailed("previous NVML call is still running (stuck in the driver); not starting another")
+        fut: Future[_Result] = Future()
+        self._job = fut
+        threading.Thread(target=self._work, args=(fut,), name="gpu-nvml", daemon=True).start()
+        try:
+            result = fut.result(timeout=max(0.001, deadline.remaining() - self.margin))
+        except FutureTimeout:
+            self._stuck(out)
+            raise CollectorFailed("NVML did not answer within the scrape deadline") from None
+        out.merge(result.metrics)
+        self._xid.render(out, self._index_of)
+        if result.error:
+            raise CollectorFailed(result.error)
+
+    def _stuck(self, out: MetricSet) -> None:
+        out.add("llm_gpu_nvml_up", 0)
+        self._xid.render(out, self._index_of)
+
+    def close(self, join: float = 0.0) -> None:
+        """Stop the XID watcher and release NVML (unless a worker is stuck inside it)."""
+        self._xid.stop(join)
+        job = self._job
+        if self._initialized and (job is None or job.done()):
+            self._initialized = False
+            try:
+                pynvml.nvmlShutdown()
+            except pynvml.NVMLError:
+                pass
+
+    # -- worker side ----------------------------------------------------------------------------
+    def _work(self, fut: Future[_Result]) -> None:
+        try:
+            result = self._collect_once()
+        except Exception as exc:  # a bug here must still finish the future
+            log.exception("gpu collection crashed")
+            result = _Result(MetricSet(), f"{type(exc).__name__}: {exc}")
+        fut.set_result(result)
+
+    def _collect_once(self) -> _Result:
+        if not self._initialized:
+            failure = self._try_init()
+            if failure is not None:
+                return failure
+        try:
+            return self._read_all()
+        except Lifecycle as exc:
+            self._teardown(str(exc))
+            failure = self._try_init(immediate=True)  # a driver reload usually needs just one re-init
+            if failure is not None:
+                return failure
+            try:
+                return self._read_all()
+            except Lifecycle as exc2:
+                self._teardown(str(exc2))
+                return self._down(f"NVML lifecycle error: {exc2}")
+
+    def _try_init(self, immediate: bool = False) -> _Result | None:
+        now = self._clock()
+        if not immediate and now < self._next_init:
+            if self._quiet:
+                return _Result(MetricSet())
+            return self._down(self._last_error or "NVML not initialised", log_it=False)
+        try:
+            self._init()
+        except NoLibrary as exc:
+            self._schedule_retry(now)
+            if self.config.enabled == "auto":
+                if not self._quiet:
+                    log.info("gpu collector: NVML not available (%s); enabled: auto, so staying quiet", exc)
+                self._quiet = True
+                self._next_init = now + self.backoff[1]
+                return _Result(MetricSet())
+            return self._down(f"NVML library not found: {exc}")
+        except (pynvml.NVMLError, Lifecycle, GpuFailed) as exc:
+            self._schedule_retry(now)
+            msg = nvml.describe(exc) if isinstance(exc, pynvml.NVMLError) else str(exc)
+            return self._down(f"NVML initialisation failed: {msg}")
+        self._quiet = False
+        self._delay = self.backoff[0]
+        return None
+
+    def _schedule_retry(self, now: float) -> None:
+        self._next_init = now + self._delay
+        self._delay = min(self._delay * 2, self.backoff[1])
+
+    def _down(self, error: str, log_it: bool = True) -> _Result:
+        if log_it and error != self._last_error:
+            log.warning("gpu collector: %s", error)
+        self._last_error = error
+        m = MetricSet()
+        m.add("llm_gpu_nvml_up", 0)
+        m.add("llm_gpu_nvml_reinitializations_total", self._reinits)
+        return _Result(m, error)
+
+    def _init(self) -> None:
+        if self.config.library:
+            nvml.preload(self.config.library)
+        try:
+            pynvml.nvmlInit()
+        except pynvml.NVMLError as exc:
+            if nvml.classify(exc) is Kind.NO_LIBRARY:
+                raise NoLibrary(nvml.describe(exc)) from None
+            raise
+        self._initialized = True
+        if self._ever_initialized:
+            self._reinits += 1
+        self._ever_initialized = True
+        self._generation += 1
+        self._system = {
+            "driver_version": _sys(pynvml.nvmlSystemGetDriverVersion),
+            "cuda_driver_version": _cuda(_sys(pynvml.nvmlSystemGetCudaDriverVersion_v2)),
+        }
+        self._enumerate()
+        log.info("gpu collector: NVML initialised (driver %s), %d GPUs", self._system["driver_version"],
+                 len(self._gpus))
+
+    def _teardown(self, reason: str) -> None:
+        log.warning("gpu collector: re-initialising NVML after: %s", reason)
+        self._initialized = False
+        self._gpus = []
+        self._count = -1
+        try:
+            pynvml.nvmlShutdown()
+        except pynvml.NVMLError:
+            pass
+
+    def _enumerate(self) -> None:
+        count = _lifecycle(pynvml.nvmlDeviceGetCount)
+        wanted = set(self.config.devices)
+        gpus: list[Gpu] = []
+        for i in range(count):
+            handle, uuid = None, self._uuid_by_index.get(i, "")
+            try:
+                handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+                uuid = nvml.text(pynvml.nvmlDeviceGetUUID(handle))
+            except pynvml.NVMLError as exc:
+                if nvml.classify(exc) is Kind.LIFECYCLE:
+                    raise Lifecycle(nvml.describe(exc)) from None
+                log.warning("gpu collector: GPU %d unusable at enumeration: %s", i, nvml.describe(exc))
+                handle = None
+            if wanted and str(i) not in wanted and uuid not in wanted:
+                continue
+            gpu = Gpu(index=i, uuid=uuid or f"unknown-{i}", handle=handle, labels={"gpu": str(i), "uuid": uuid})
+            if uuid:
+                self._uuid_by_index[i] = uuid
+            if handle is not None:
+                try:
+                    read_info(gpu, self._system)
+                except GpuFailed as exc:
+                    log.warning("gpu collector: %s", exc)
+                    gpu.handle = None
+            gpus.append(gpu)
+        self._gpus = gpus
+        self._count = count
+        self._index_of = {g.uuid: str(g.index) for g in gpus if g.labels["uuid"]}
+        self._xid.update(self._generation, [(g.handle, g.uuid) for g in gpus if g.handle is not None])
+
+    def _read_all(self) -> _Result:
+        count = _lifecycle(pynvml.nvmlDeviceGetCount)
+        if count != self._count:
+            self._enumerate()
+        m = MetricSet()
+        m.add("llm_gpu_nvml_up", 1)
+        m.add("llm_gpu_devices", count)
+        m.add("llm_gpu_nvml_reinitializations_total", self._reinits)
+        failed: list[str] = []
+        for gpu in self._gpus:
+            if gpu.handle is None:
+                m.add("llm_gpu_up", 0, gpu.labels)
+                failed.append(gpu.uuid)
+                continue
+            part = MetricSet()
+            try:
+                read_gpu(gpu, part, self._opts, self._names)
+            except GpuFailed as exc:
+                if gpu.uuid not in self._failed:
+                    log.warning("gpu collector: %s", exc)
+                m.add("llm_gpu_up", 0, gpu.labels)
+                failed.append(gpu.uuid)
+                continue
+            m.merge(part)
+            m.add("llm_gpu_up", 1, gpu.labels)
+        for uuid in self._failed - set(failed):
+            log.info("gpu collector: GPU %s answers again", uuid)
+        self._failed = set(failed)
+        self._last_error = ""
+        expected = max(self._max_seen, self.config.expected_count or 0)
+        self._max_seen = max(self._max_seen, count)
+        if count < expected:
+            return _Result(m, f"{count} GPUs visible to NVML, {expected} expected or seen before")
+        return _Result(m)
+
+
+def _lifecycle(fn: Callable[[], int]) -> int:
+    """A system-level call whose failure means NVML must be re-initialised."""
+    try:
+        return fn()
+    except pynvml.NVMLError as exc:
+        raise Lifecycle(nvml.describe(exc)) from None
+
+
+def _sys(fn: Callable[[], object]) -> str:
+    try:
+        return nvml.text(fn())
+    except pynvml.NVMLError:
+        return ""
+
+
+def _cuda(raw: str) -> str:
+    """12040 -> "12.4"."""
+    if not raw.isdigit():
+        return ""
+    v = int(raw)
+    return f"{v // 1000}.{(v % 1000) // 10}"

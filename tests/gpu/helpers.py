@@ -1,0 +1,42 @@
+"""Small helpers for the gpu tests: run the collector, parse and render its output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from llm_exporter.collectors.gpu import GpuCollector
+from llm_exporter.config import GpuConfig
+from llm_exporter.metricset import MetricSet
+from llm_exporter.scrape import CollectorFailed, Deadline
+from prometheus_client import generate_latest
+
+
+@contextmanager
+def collector(**config: object) -> Iterator[GpuCollector]:
+    """A collector with short test timings; closed (watcher joined, NVML released) afterwards."""
+    config.setdefault("enabled", True)
+    c = GpuCollector(GpuConfig(**config), backoff=(0.05, 0.2), xid_wait_ms=50)  # type: ignore[arg-type]
+    try:
+        yield c
+    finally:
+        c.close(join=5.0)
+
+
+def collect(c: GpuCollector, timeout: float = 10.0) -> tuple[MetricSet, str | None]:
+    """One collection: (metrics, error message if the collection failed)."""
+    out = MetricSet()
+    try:
+        c.collect(out, Deadline(timeout))
+    except CollectorFailed as exc:
+        return out, str(exc)
+    return out, None
+
+
+def text(m: MetricSet) -> str:
+    return generate_latest(m).decode()
+
+
+def series_of(m: MetricSet, uuid: str) -> list[str]:
+    """Names of the metrics that have a series for this GPU."""
+    return sorted({name for name in m.names() for key in m.series(name) if dict(key).get("uuid") == uuid})
