@@ -94,6 +94,15 @@ def _dashboard_base(files: list[Path], root: Path) -> Path:
     return base if files and all(f.is_relative_to(base) for f in files) else root
 
 
+def default_folder(root: Path = DASHBOARDS) -> str:
+    """The Grafana folder the bundle's own file provider uses (dashboards/provisioning), if one."""
+    folders = set()
+    for path in sorted((root / "provisioning").rglob("*.y*ml")) if (root / "provisioning").is_dir() else []:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        folders |= {p.get("folder") for p in data.get("providers") or [] if p.get("folder")}
+    return folders.pop() if len(folders) == 1 else ""
+
+
 def prometheus_rules(root: Path = ALERTS) -> list[dict[str, Any]]:
     docs, names = [], set()
     for path in rule_files(root):
@@ -119,10 +128,11 @@ def prometheus_rules(root: Path = ALERTS) -> list[dict[str, Any]]:
 def dashboard_configmaps(root: Path = DASHBOARDS) -> list[dict[str, Any]]:
     files = dashboard_files(root)
     base = _dashboard_base(files, root)
+    root_folder = default_folder(root)
     docs, names = [], set()
     for path in files:
         rel = path.relative_to(base)
-        folder = rel.parent.as_posix() if rel.parent != Path(".") else ""
+        folder = rel.parent.as_posix() if rel.parent != Path(".") else root_folder
         name = dns_name("llm-exporter-dashboard", *rel.with_suffix("").parts)
         if name in names:
             raise SystemExit(f"{path}: two dashboards map to ConfigMap {name}")

@@ -300,10 +300,12 @@ def test_generator_follows_files_added_later(tmp_path: Path) -> None:
     (alerts / "alertmanager.yml").write_text("route:\n  receiver: x\nreceivers:\n  - name: x\n")
     (dashboards / "grafana" / "newfolder").mkdir(parents=True)
     (dashboards / "grafana" / "newfolder" / "new.json").write_text('{"title": "N", "uid": "n", "panels": []}')
+    (dashboards / "grafana" / "top.json").write_text('{"title": "T", "uid": "t", "panels": []}')
     (dashboards / "provisioning").mkdir()
     (dashboards / "provisioning" / "x.json").write_text('{"not": "a dashboard"}')
+    (dashboards / "provisioning" / "p.yml").write_text("apiVersion: 1\nproviders:\n  - name: a\n    folder: LLM\n")
     rules = gen.prometheus_rules(alerts)
     assert [r["metadata"]["name"] for r in rules] == ["llm-exporter-new-rules"]
     cms = gen.dashboard_configmaps(dashboards)
     assert [(c["metadata"]["name"], c["metadata"]["annotations"]["grafana_folder"]) for c in cms] == [
-        ("llm-exporter-dashboard-newfolder-new", "newfolder")]
+        ("llm-exporter-dashboard-newfolder-new", "newfolder"), ("llm-exporter-dashboard-top", "LLM")]
