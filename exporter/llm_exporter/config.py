@@ -74,17 +74,25 @@ class DiscoveryConfig:
 
 @dataclass(frozen=True)
 class GpuConfig:
-    """NVML collector. ``enabled: auto`` turns it on when NVML loads."""
+    """NVML collector (docs/gpu.md).
+
+    ``enabled``: ``auto`` (default) reads the GPUs when NVML loads and stays quiet (one log
+    line) when it does not; ``true`` reports ``llm_gpu_nvml_up 0`` and a failed collection
+    when NVML is missing; ``false`` turns the collector off. ``devices``: NVML indices or
+    UUIDs to read (all when empty). Opt-in families: ``processes`` (per-process memory with
+    pid, name and container id), ``pcie_throughput`` (2 x 20 ms per GPU in the driver),
+    ``nvlink`` (per-link state, errors and bytes). ``expected_count``: fewer visible GPUs
+    is a failed collection even on the first scrape. ``library``: an explicit path of
+    libnvidia-ml.so.1 (default: the dynamic loader's search path).
+    """
 
     enabled: bool | Literal["auto"] = "auto"
     devices: list[str] = field(default_factory=list)
     processes: bool = False
     pcie_throughput: bool = False
     nvlink: bool = False
-    gpm: bool = False
-    dcgm_compat: bool = False
-    expected_count: int | None = None
-    library: str | None = None
+    expected_count: int | None = field(default=None, metadata={"check": non_negative})
+    library: str | None = field(default=None, metadata={"path": True})
 
 
 @dataclass(frozen=True)
