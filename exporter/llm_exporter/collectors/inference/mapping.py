@@ -282,8 +282,10 @@ def normalise(
         out.add(metric, folder.update((metric, labels), sources), dict(labels))
     for (metric, labels), parts in hists.items():
         _emit_hist(metric, labels, parts, out, folder, res)
-    if any(isinstance(r, Rule) and r.metric == "llm_requests_total" for r in engine.rules):
-        for model in res.models:
+    # Pre-create the engine's other finish reasons at 0 for models that report outcomes.
+    with_outcomes = {dict(k[1])["model"] for k in counters if k[0] == "llm_requests_total"}
+    if with_outcomes:
+        for model in with_outcomes:
             for reason in _reasons_of(engine):
                 lab = {"target": target, "model": model, "finish_reason": reason}
                 if out.get("llm_requests_total", lab) is None:
