@@ -438,9 +438,9 @@ def alerts(b: Bundle) -> list[Alert]:
     bw = str(ba.get("window", "15m"))
     add(Alert(
         "LLMQueueBacklogGrowing", "queue",
-        f"sum {qv} (deriv({b.sel('llm_queue_ready_messages')}[{bw}])) > 0\n"
+        f"sum {qv} ({b.sel('llm_queue_ready_messages')}) > {float(ba.get('min_ready', 100)):g}\n"
         f"and {b.on('backend', 'target', 'queue', 'group')}\n"
-        f"sum {qv} ({b.sel('llm_queue_ready_messages')}) > {float(ba.get('min_ready', 100)):g}",
+        f"sum {qv} (deriv({b.sel('llm_queue_ready_messages')}[{bw}])) > 0",
         b.for_("LLMQueueBacklogGrowing"), "warning",
         "A queue backlog keeps growing.",
         "{{ $labels.backend }} queue {{ $labels.queue }} (target {{ $labels.target }}) has grown for "

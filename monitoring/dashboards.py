@@ -653,5 +653,5 @@ def provisioning_files(b: Bundle) -> dict[str, str]:
             "apiVersion: 1\nproviders:\n  - name: llm-exporter\n    orgId: 1\n    folder: LLM\n"
             "    folderUid: llm-exporter\n    type: file\n    disableDeletion: false\n"
             "    updateIntervalSeconds: 60\n    allowUiUpdates: false\n"
-            "    options:\n      path: /var/lib/grafana/dashboards/llm-exporter\n")
-    return {"datasources.yml": ds, "dashboards.yml": dash}
+            "    options:\n      path: /var/lib/grafana/dashboards\n")
+    return {"datasources/prometheus.yml": ds, "dashboards/llm-exporter.yml": dash}

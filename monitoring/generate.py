@@ -29,7 +29,8 @@ def render(b: Bundle) -> dict[str, str]:
     return files
 
 
-GENERATED_DIRS = ("alerts/rules", "alerts/runbooks", "dashboards/grafana", "dashboards/provisioning")
+GENERATED_DIRS = ("alerts/rules", "alerts/runbooks", "dashboards/grafana", "dashboards/provisioning/dashboards",
+                  "dashboards/provisioning/datasources")
 
 
 def stale(files: dict[str, str], root: Path) -> list[str]:

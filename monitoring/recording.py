@@ -163,5 +163,5 @@ def groups(b: Bundle) -> list[tuple[str, str | None, list[Rule]]]:
         ("llm-exporter.inference.recording", None, inf),
         ("llm-exporter.slo.recording", None, slo_rules),
         ("llm-exporter.cost.recording", None, cost),
-        ("llm-exporter.anomaly.recording", "1m", anomaly),
+        ("llm-exporter.anomaly.recording", None, anomaly),
     ]
