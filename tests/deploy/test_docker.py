@@ -56,14 +56,20 @@ def test_dockerfile_shape() -> None:
 
 
 def _python_for(uid: int, gid: int) -> str:
-    """An interpreter the image's user may run (the venv's base, else the system one)."""
+    """An interpreter that is the same Python for root (build) and for the image's user (run).
+
+    The image builds and runs with one interpreter; environment markers (``python_full_version``)
+    are resolved at build time, so the replay must not mix two versions.
+    """
     candidates = [os.path.realpath(getattr(sys, "_base_executable", sys.executable)), "/usr/bin/python3"]
+    probe = "import sys; print(sys.version)"
     for c in candidates:
-        ok = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", c, "-c", "pass"],
-                            capture_output=True)
-        if ok.returncode == 0:
+        as_root = subprocess.run([c, "-c", probe], capture_output=True, text=True)
+        as_user = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", c, "-c", probe],
+                                 capture_output=True, text=True)
+        if as_root.returncode == 0 and as_user.returncode == 0 and as_root.stdout == as_user.stdout:
             return c
-    pytest.fail(f"no Python interpreter runnable as uid {uid}: {candidates}")
+    pytest.fail(f"no Python interpreter runs the same for root and uid {uid}: {candidates}")
     raise AssertionError
 
 
