@@ -98,7 +98,7 @@ class Parser:
         self._tail = ""
         self._bytes = 0
         self._line_no = 0
-        self._label_cache: dict[str, list[tuple[str, str]]] = {}
+        self._label_cache: dict[str, tuple[tuple[str, str], ...]] = {}
         self.snap = Snapshot()
 
     # -- input -----------------------------------------------------------------------
@@ -172,7 +172,7 @@ class Parser:
             if key in want_s:
                 labels, value = self._sample(line, br, end)
                 series = snap.scalars.setdefault(key, {})
-                lk = tuple(labels)
+                lk = labels
                 if lk in series:
                     snap.duplicates += 1
                 else:
@@ -190,27 +190,52 @@ class Parser:
         elif line.rstrip() == "# EOF":
             self.snap.openmetrics_eof = True
 
-    def _labels(self, line: str, br: int) -> tuple[list[tuple[str, str]], int]:
+    def _labels(self, line: str, br: int) -> tuple[tuple[tuple[str, str], ...], int]:
+        """Sorted label pairs of the block starting at ``br`` and the position after it."""
+        close = line.find("}", br)
+        if close > 0 and "\\" not in line:
+            inner = line[br + 1:close]
+            if inner.count('"') % 2 == 0:  # no escapes: an even quote count means '}' is outside quotes
+                pairs = self._label_cache.get(inner)
+                if pairs is None:
+                    pairs = self._split_simple(inner)
+                return pairs, close + 1
         m = _LABEL_BLOCK.match(line, br)
         if m is None:
             raise PromTextError(f"line {self._line_no}: unterminated label set {line[:80]!r}")
-        inner = m.group(1)
-        pairs = self._label_cache.get(inner)
-        if pairs is None:
-            pairs = []
-            pos = 0
-            n = len(inner)
-            while pos < n:
-                pm = _PAIR.match(inner, pos)
-                if pm is None:
-                    if inner[pos:].strip():
-                        raise PromTextError(f"line {self._line_no}: bad label syntax {inner[pos:pos + 40]!r}")
-                    break
-                pairs.append((pm.group(1), _unescape(pm.group(2))))
-                pos = pm.end()
-            if len(self._label_cache) < 4096:
-                self._label_cache[inner] = pairs
-        return pairs, m.end()
+        return self._split_escaped(m.group(1)), m.end()
+
+    def _split_simple(self, inner: str) -> tuple[tuple[str, str], ...]:
+        out = []
+        for part in inner.split('",'):
+            if not part.strip():
+                continue
+            k, eq, v = part.partition("=")
+            v = v.strip()
+            if not eq or not v.startswith('"'):
+                raise PromTextError(f"line {self._line_no}: bad label syntax {part[:40]!r}")
+            v = v[1:]
+            if v.endswith('"'):
+                v = v[:-1]
+            out.append((k.strip(), v))
+        pairs = tuple(sorted(out))
+        if len(self._label_cache) < 4096:
+            self._label_cache[inner] = pairs
+        return pairs
+
+    def _split_escaped(self, inner: str) -> tuple[tuple[str, str], ...]:
+        out = []
+        pos = 0
+        n = len(inner)
+        while pos < n:
+            pm = _PAIR.match(inner, pos)
+            if pm is None:
+                if inner[pos:].strip():
+                    raise PromTextError(f"line {self._line_no}: bad label syntax {inner[pos:pos + 40]!r}")
+                break
+            out.append((pm.group(1), _unescape(pm.group(2))))
+            pos = pm.end()
+        return tuple(sorted(out))
 
     def _value(self, line: str, pos: int) -> float:
         rest = line[pos:].split(None, 1)
@@ -222,17 +247,17 @@ class Parser:
         except ValueError:
             raise PromTextError(f"line {self._line_no}: bad value {raw[:40]!r}") from None
 
-    def _sample(self, line: str, br: int, end: int) -> tuple[list[tuple[str, str]], float]:
+    def _sample(self, line: str, br: int, end: int) -> tuple[tuple[tuple[str, str], ...], float]:
         if br >= 0:
             pairs, pos = self._labels(line, br)
-            return sorted(pairs), self._value(line, pos)
-        return [], self._value(line, end)
+            return pairs, self._value(line, pos)
+        return (), self._value(line, end)
 
     def _hist_sample(self, base: str, suffix: str, line: str, br: int, end: int) -> None:
         if br >= 0:
             pairs, pos = self._labels(line, br)
         else:
-            pairs, pos = [], end
+            pairs, pos = (), end
         value = self._value(line, pos)
         le = None
         if suffix == "bucket":
@@ -244,8 +269,8 @@ class Parser:
                     rest.append((k, v))
             if le is None:
                 raise PromTextError(f"line {self._line_no}: bucket without le")
-            pairs = rest
-        lk = tuple(sorted(pairs))
+            pairs = tuple(rest)
+        lk = pairs
         hs = self.snap.histograms.setdefault(base, {}).get(lk)
         if hs is None:
             hs = self.snap.histograms[base][lk] = HistSeries()

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 from inference_upstream import Upstream, fixture, send
-
 from llm_exporter.collectors.inference import InferenceCollector
 from llm_exporter.config import InferenceTarget
 from llm_exporter.metricset import Histogram, MetricSet
@@ -15,7 +14,8 @@ from llm_exporter.scrape import Deadline
 
 T = "t"
 M = "meta-llama/Llama-3.1-8B-Instruct"
-TTFT = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560]
+TTFT = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160,
+        640, 2560]
 ITL = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80]
 LAT = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680]
 
