@@ -206,8 +206,8 @@ class ProbeCollector:
                     return ttft, "error event in stream"
                 if ttft is None and _has_token(event):
                     ttft = time.monotonic() - t0
-        except requests.RequestException:
-            return ttft, "stream broken"
+        except requests.RequestException as exc:
+            return ttft, "timeout" if "timed out" in str(exc).lower() else "stream broken"
         return ttft, "" if ttft is not None else "stream ended without [DONE]"
 
 
