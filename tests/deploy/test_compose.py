@@ -248,3 +248,26 @@ def test_grafana_provisioning_points_at_existing_dashboards() -> None:
 def test_core_services_have_healthchecks(service: str) -> None:
     hc = services()[service]["healthcheck"]["test"]
     assert hc[0] == "CMD" and any("health" in a for a in hc)
+
+
+# Service keys of the Compose specification (compose-spec/schema/compose-spec.json) this project may use.
+SERVICE_KEYS = {
+    "build", "cap_add", "cap_drop", "command", "container_name", "depends_on", "deploy", "devices", "entrypoint",
+    "env_file", "environment", "expose", "extra_hosts", "group_add", "healthcheck", "image", "init", "labels",
+    "logging", "network_mode", "networks", "pid", "platform", "ports", "privileged", "profiles", "pull_policy",
+    "read_only", "restart", "runtime", "secrets", "security_opt", "shm_size", "stop_grace_period", "tmpfs", "user",
+    "volumes", "working_dir",
+}
+TOP_KEYS = {"name", "services", "volumes", "networks", "configs", "secrets", "include"}
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_only_compose_spec_keys(name: str) -> None:
+    doc = load(name)
+    assert set(k for k in doc if not k.startswith("x-")) <= TOP_KEYS
+    for svc_name, svc in doc["services"].items():
+        unknown = set(svc) - SERVICE_KEYS
+        assert not unknown, f"{name}: service {svc_name} has keys outside the Compose spec: {unknown}"
+        assert svc.get("restart", "unless-stopped") in ("no", "always", "on-failure", "unless-stopped")
+        if "network_mode" in svc:
+            assert "ports" not in svc, f"{svc_name}: ports belong to the service whose network it shares"
