@@ -214,10 +214,10 @@ class Config:
                 else:
                     seen[t.name] = where
         for i, t in enumerate(self.queues):
-            names = [q.name for q in t.queues]
-            for j, q in enumerate(t.queues):
-                if names.index(q.name) != j and q.group is None:
-                    yield f"queues[{i}].queues[{j}].name", f"duplicate queue {q.name!r}"
+            keys = [(q.name, q.kind, q.group, q.vhost) for q in t.queues]
+            for j, key in enumerate(keys):
+                if keys.index(key) != j:
+                    yield f"queues[{i}].queues[{j}].name", f"duplicate queue {key[0]!r}"
 
 
 def load_config_text(text: str, base_dir: Path | None = None, env: dict[str, str] | None = None) -> Config:

@@ -114,3 +114,11 @@ def test_serve_refuses_invalid_config(tmp_path: Path) -> None:
     res = run_cli(f"--config.file={bad}", "--web.listen-address=127.0.0.1:0")
     assert res.returncode == 2
     assert "scrape.timeout: must be greater than 0" in res.stderr
+
+
+def test_duplicate_queue_means_same_name_kind_and_group() -> None:
+    base = "queues:\n  - name: r\n    backend: redis\n    url: redis://h:1\n    queues:\n"
+    ok = base + "      - {name: jobs, kind: celery}\n      - {name: jobs, kind: rq}\n"
+    assert len(load_config_text(ok).queues[0].queues) == 2
+    dup = base + "      - {name: jobs, kind: celery}\n      - {name: jobs, kind: celery}\n"
+    assert any(e.startswith("queues[0].queues[1].name: duplicate queue 'jobs'") for e in errors_of(dup))
