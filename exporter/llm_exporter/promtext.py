@@ -99,6 +99,7 @@ class Parser:
         self._bytes = 0
         self._line_no = 0
         self._label_cache: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._names: dict[str, tuple[int, str, str]] = {}
         self.snap = Snapshot()
 
     # -- input -----------------------------------------------------------------------
@@ -131,13 +132,26 @@ class Parser:
         return self.snap
 
     # -- the hot loop ----------------------------------------------------------------
+    def _classify(self, name: str) -> tuple[int, str, str]:
+        """(0, -, -) skip; (1, key, -) wanted scalar; (2, base, suffix) wanted histogram sample."""
+        key = canonical(name)
+        if key in self._want_scalar:
+            hit = (1, key, "")
+        else:
+            base, _, suffix = key.rpartition("_")
+            hit = (2, base, suffix) if suffix in _HIST_SUFFIXES and base in self._want_hist else (0, "", "")
+        if len(self._names) < 65536:
+            self._names[name] = hit
+        return hit
+
     def _lines(self, lines: list[str], strict_last: bool = False) -> None:
         snap = self.snap
-        want_s = self._want_scalar
-        want_h = self._want_hist
+        names = self._names
         max_samples = self.max_samples
-        for line in lines:
-            self._line_no += 1
+        samples = snap.samples
+        base_no = self._line_no
+        self._line_no += len(lines)
+        for n, line in enumerate(lines, base_no + 1):
             if not line:
                 continue
             c = line[0]
@@ -148,39 +162,50 @@ class Parser:
                 line = line[:-1]
                 if not line:
                     continue
+            samples += 1
             if snap.openmetrics_eof:
-                raise PromTextError(f"line {self._line_no}: content after '# EOF'")
-            snap.samples += 1
-            if snap.samples > max_samples:
+                self._bad_line(line, n, strict_last)
+            if samples > max_samples:
                 raise PromTextError(f"more than {max_samples} samples in the body")
-            if not (c.isalpha() or c == "_" or c == ":"):
-                if c.isspace():
-                    if not line.strip():
-                        continue
-                    c = line.lstrip()[0]
-                what = "an HTML page" if c == "<" else f"a line starting with {c!r}"
-                raise PromTextError(f"line {self._line_no}: not Prometheus text ({what})")
             sp = line.find(" ")
             br = line.find("{", 0, sp if sp >= 0 else len(line))
             end = br if br >= 0 else sp
-            if end < 0:
-                if strict_last:
-                    raise PromTextError(f"line {self._line_no}: truncated sample {line[:80]!r}")
-                raise PromTextError(f"line {self._line_no}: sample without a value {line[:80]!r}")
+            if end <= 0:
+                self._bad_line(line, n, strict_last)
             name = line[:end]
-            key = name.replace(":", "_") if ":" in name else name
-            if key in want_s:
+            hit = names.get(name)
+            if hit is None:
+                if not (c.isalpha() or c == "_" or c == ":") or snap.openmetrics_eof:
+                    self._bad_line(line, n, strict_last)
+                hit = self._classify(name)
+            kind = hit[0]
+            if kind == 0:
+                continue
+            self._line_no = n
+            if kind == 1:
                 labels, value = self._sample(line, br, end)
-                series = snap.scalars.setdefault(key, {})
-                lk = labels
-                if lk in series:
+                series = snap.scalars.get(hit[1])
+                if series is None:
+                    series = snap.scalars[hit[1]] = {}
+                if labels in series:
                     snap.duplicates += 1
                 else:
-                    series[lk] = value
-                continue
-            base, _, suffix = key.rpartition("_")
-            if suffix in _HIST_SUFFIXES and base in want_h:
-                self._hist_sample(base, suffix, line, br, end)
+                    series[labels] = value
+            else:
+                self._hist_sample(hit[1], hit[2], line, br, end)
+        snap.samples = samples
+        self._line_no = base_no + len(lines)
+
+    def _bad_line(self, line: str, n: int, strict_last: bool) -> None:
+        if self.snap.openmetrics_eof:
+            raise PromTextError(f"line {n}: content after '# EOF'")
+        c = line.lstrip()[:1] or " "
+        if not (c.isalpha() or c in "_:"):
+            what = "an HTML page" if c == "<" else f"a line starting with {c!r}"
+            raise PromTextError(f"line {n}: not Prometheus text ({what})")
+        if strict_last:
+            raise PromTextError(f"line {n}: truncated sample {line[:80]!r}")
+        raise PromTextError(f"line {n}: sample without a value {line[:80]!r}")
 
     def _comment(self, line: str) -> None:
         if line.startswith("# TYPE "):
@@ -254,26 +279,45 @@ class Parser:
         return (), self._value(line, end)
 
     def _hist_sample(self, base: str, suffix: str, line: str, br: int, end: int) -> None:
-        if br >= 0:
-            pairs, pos = self._labels(line, br)
-        else:
-            pairs, pos = (), end
-        value = self._value(line, pos)
         le = None
-        if suffix == "bucket":
-            rest = []
+        pairs: tuple[tuple[str, str], ...] | None = None
+        pos = end
+        if br >= 0:
+            close = line.find("}", br)
+            inner = line[br + 1:close] if close > 0 else ""
+            if suffix == "bucket" and close > 0 and "\\" not in line and inner.count('"') % 2 == 0:
+                i = inner.find('le="')
+                while i > 0 and inner[i - 1] != ",":
+                    i = inner.find('le="', i + 1)
+                if i >= 0:
+                    j = inner.find('"', i + 4)
+                    le = _bound(inner[i + 4:j])
+                    rest = (inner[:i] + inner[j + 2:]).rstrip(",")
+                    pairs = self._label_cache.get(rest)
+                    if pairs is None:
+                        pairs = self._split_simple(rest)
+                    pos = close + 1
+            if pairs is None:
+                pairs, pos = self._labels(line, br)
+        else:
+            pairs = ()
+        value = self._value(line, pos)
+        if suffix == "bucket" and le is None:
+            rest_pairs = []
             for k, v in pairs:
                 if k == "le":
                     le = _bound(v)
                 else:
-                    rest.append((k, v))
+                    rest_pairs.append((k, v))
             if le is None:
                 raise PromTextError(f"line {self._line_no}: bucket without le")
-            pairs = tuple(rest)
-        lk = pairs
-        hs = self.snap.histograms.setdefault(base, {}).get(lk)
+            pairs = tuple(rest_pairs)
+        series = self.snap.histograms.get(base)
+        if series is None:
+            series = self.snap.histograms[base] = {}
+        hs = series.get(pairs)
         if hs is None:
-            hs = self.snap.histograms[base][lk] = HistSeries()
+            hs = series[pairs] = HistSeries()
         if le is not None:
             if le in hs.buckets:
                 self.snap.duplicates += 1

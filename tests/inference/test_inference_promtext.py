@@ -135,3 +135,12 @@ def test_bounds() -> None:
     with pytest.raises(PromTextError, match="larger than 100 bytes"):
         parse(body, [], max_bytes=100)
     assert parse(body, [], max_samples=1000).samples == 1000  # unwanted families are counted, not stored
+
+
+def test_le_is_found_wherever_it_is_and_not_inside_other_names() -> None:
+    body = (b'h_bucket{handle="/v1",le="0.1"} 1\nh_bucket{le="+Inf",handle="/v1"} 2\n'
+            b'h_bucket{handle="/v1",le="1.28734e+06",x=""} 1\n'
+            b'h_count{handle="/v1"} 2\nh_sum{handle="/v1"} 0.3\n')
+    snap = parse(body, [], ["h"])
+    assert snap.histograms["h"][(("handle", "/v1"),)].buckets == {0.1: 1.0, math.inf: 2.0}
+    assert snap.histograms["h"][(("handle", "/v1"), ("x", ""))].buckets == {1287340.0: 1.0}
