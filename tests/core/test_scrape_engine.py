@@ -130,3 +130,18 @@ def test_deadline_helpers() -> None:
     assert 0 < d.timeout(2) <= 2
     assert Deadline(0).expired()
     assert Deadline(0).timeout() == pytest.approx(0.001)
+
+
+def test_collector_failed_keeps_its_health_series() -> None:
+    from llm_exporter.scrape import CollectorFailed
+
+    class NvmlDown:
+        name, key, target = "gpu", "gpu", None
+
+        def collect(self, out: MetricSet, deadline: Deadline) -> None:
+            out.add("llm_gpu_nvml_up", 0)
+            raise CollectorFailed("NVML did not initialise")
+
+    ms = ScrapeEngine([NvmlDown()], min_interval=0).scrape(5)
+    assert value(ms, "llm_gpu_nvml_up") == 0
+    assert value(ms, "llm_scrape_collector_success", collector="gpu") == 0
