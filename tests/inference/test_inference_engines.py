@@ -255,3 +255,13 @@ def test_openai_compatible_api_without_metrics() -> None:
     assert out.has("llm_model_info", server="openai", model="gpt-x")
     assert out.has("llm_model_info", server="openai", model="gpt-y")
     assert c._detected == "openai"
+
+
+def test_asks_for_text_004_and_sends_the_bearer_token() -> None:
+    with Upstream({"/metrics": send(200, fixture("llamacpp.prom"))}) as up:
+        c = InferenceCollector(InferenceTarget(name=T, url=up.url, server="llamacpp", model="m",
+                                               bearer_token="tok-123"))
+        c.collect(MetricSet(), Deadline(10))
+        _, _, headers, _ = next(r for r in up.requests if r[1] == "/metrics")
+    assert headers["Accept"].startswith("text/plain;version=0.0.4")
+    assert headers["Authorization"] == "Bearer tok-123"
