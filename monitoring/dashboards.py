@@ -647,7 +647,8 @@ def provisioning_files(b: Bundle) -> dict[str, str]:
     ds = (header + "# Grafana datasource provisioning. timeInterval must equal the scrape interval:\n"
           "# Grafana derives $__rate_interval from it.\napiVersion: 1\ndatasources:\n"
           f"  - name: Prometheus\n    type: prometheus\n    uid: {uid}\n    access: proxy\n"
-          "    url: ${PROMETHEUS_URL:-http://prometheus:9090}\n    isDefault: true\n"
+          "    # Grafana expands $VAR here but has no ${VAR:-default} form: edit the URL for your setup.\n"
+          "    url: http://prometheus:9090\n    isDefault: true\n"
           "    jsonData:\n      timeInterval: 15s\n")
     dash = (header + "# Grafana dashboard provisioning: mount dashboards/grafana at the path below.\n"
             "apiVersion: 1\nproviders:\n  - name: llm-exporter\n    orgId: 1\n    folder: LLM\n"
