@@ -18,7 +18,6 @@ Prometheus does) and is counted in ``Snapshot.duplicates``.
 from __future__ import annotations
 
 import codecs
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -348,7 +347,3 @@ def parse(
     for i in range(0, len(view), CHUNK):
         p.feed(view[i:i + CHUNK])
     return p.close()
-
-
-def is_inf(x: float) -> bool:
-    return math.isinf(x) and x > 0

@@ -7,7 +7,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -259,10 +258,3 @@ def _models_of(doc: Any) -> dict[str, dict[str, str]]:
             out[item["id"]] = extra
     return out
 
-
-def local_port(url: str) -> int | None:
-    """The port of a target URL (default 80/443)."""
-    parts = urlsplit(url)
-    if parts.port:
-        return parts.port
-    return 443 if parts.scheme == "https" else 80

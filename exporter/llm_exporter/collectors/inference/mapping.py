@@ -92,8 +92,6 @@ class Engine:
     version_path: str | None = None
     version_key: str = "version"
     models_path: str | None = None
-    detect_hint: tuple[str, ...] = ()
-    notes: str = ""
 
     def scalar_names(self) -> set[str]:
         out: set[str] = set()
@@ -141,8 +139,7 @@ def rename(engine: Engine, server: str, old_prefix: str, new_prefix: str, extra_
             alts = tuple(tuple(fix(s) for s in alt) for alt in r.alternatives)
             rules.append(Rule(r.metric, alts, r.agg, r.reason, r.reason_label, r.reason_map))
     return Engine(server, (*engine.model_labels, *extra_model_labels), tuple(rules),
-                  engine.default_port, engine.version_path, engine.version_key, engine.models_path,
-                  notes=engine.notes)
+                  engine.default_port, engine.version_path, engine.version_key, engine.models_path)
 
 
 def _present(alt: Alternative, snap: Snapshot, hist: bool) -> bool:
