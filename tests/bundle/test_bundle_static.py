@@ -191,6 +191,21 @@ def test_slo_thresholds_are_bucket_boundaries_of_the_vllm_fixture() -> None:
 
 # --- promtool --------------------------------------------------------------------------
 
+def test_throttle_reasons_are_label_values_the_gpu_collector_emits() -> None:
+    """LLMGpuThrottled (rule and promtool cases) matches reason values of llm_gpu_clock_event_seconds_total."""
+    from llm_exporter.collectors.gpu.nvml import F_VIOLATION
+
+    emitted = {reason for _, reason in F_VIOLATION}
+    reasons = set(bundle()["alerts"]["LLMGpuThrottled"]["reasons"])
+    assert reasons and reasons <= emitted, reasons - emitted
+    rule = next(r for r in alert_rules() if r["alert"] == "LLMGpuThrottled")
+    assert set(re.search(r'reason=~"([^"]+)"', rule["expr"]).group(1).split("|")) == reasons  # type: ignore[union-attr]
+    cases = (TESTS / "gpu.test.yml").read_text()
+    used = set(re.findall(r'llm_gpu_clock_event_seconds_total\{[^}]*reason="(\w+)"', cases))
+    assert reasons <= used, "every counted reason has a promtool case"
+    assert used <= emitted, used - emitted
+
+
 def test_promtool_check_rules() -> None:
     promtool = need_binary("promtool")
     res = subprocess.run([promtool, "check", "rules", str(RECORD_FILE), str(ALERT_FILE)], capture_output=True,
@@ -232,6 +247,10 @@ def test_every_alert_has_a_firing_and_a_quiet_case_with_annotations() -> None:
     for rule in alert_rules():
         name = rule["alert"]
         assert name in firing, f"{name}: no firing test"
+        # Every variant of an alert (e.g. each burn-rate tier, told apart by its labels) fires somewhere.
+        labels = set(rule.get("labels", {}).items())
+        assert any(labels <= set(a.get("exp_labels", {}).items()) for a in firing[name]), \
+            f"{name} {rule.get('labels')}: no firing test for this variant"
         assert all(set(a["exp_annotations"]) >= {"summary", "description", "runbook_url"} for a in firing[name])
         if name != "Watchdog":  # always fires by design
             assert name in quiet, f"{name}: no not-firing test"
