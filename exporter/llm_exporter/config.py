@@ -81,7 +81,8 @@ class GpuConfig:
     when NVML is missing; ``false`` turns the collector off. ``devices``: NVML indices or
     UUIDs to read (all when empty). Opt-in families: ``processes`` (per-process memory with
     pid, name and container id), ``pcie_throughput`` (2 x 20 ms per GPU in the driver),
-    ``nvlink`` (per-link state, errors and bytes). ``expected_count``: fewer visible GPUs
+    ``nvlink`` (per-link state, errors and bytes), ``gpm`` (activity ratios over the interval
+    between scrapes, Hopper and newer). ``expected_count``: fewer visible GPUs
     is a failed collection even on the first scrape. ``library``: an explicit path of
     libnvidia-ml.so.1 (default: the dynamic loader's search path).
     """
@@ -91,6 +92,7 @@ class GpuConfig:
     processes: bool = False
     pcie_throughput: bool = False
     nvlink: bool = False
+    gpm: bool = False
     expected_count: int | None = field(default=None, metadata={"check": non_negative})
     library: str | None = field(default=None, metadata={"path": True})
 

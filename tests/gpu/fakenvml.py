@@ -95,6 +95,8 @@ def h100(i: int, **over: object) -> dict[str, object]:
         "nvlinks": 18, "nvlink_err": "0,0,1,0", "nvlink_tx_kib": 1024 * (i + 1), "nvlink_rx_kib": 2048 * (i + 1),
         "mig": 0, "mig_pending": 0,
         "procs": f"{4000 + i}:{8 * GIB}",
+        # GPM activity in percent by NVML_GPM_METRIC_* id: graphics 1, SM 2, SM occupancy 3, any tensor 5, DRAM 10
+        "gpm_supported": 1, "gpm": f"1:{70 + i},2:{60 + i},3:{35 + i},5:{25 + i},10:{45 + i}",
         # H100 answers NotSupported for these (fan: passively cooled; retired pages: superseded)
         "unsupported": "nvmlDeviceGetFanSpeed,nvmlDeviceGetRetiredPages,nvmlDeviceGetRetiredPagesPendingStatus",
     }
@@ -106,7 +108,7 @@ def geforce(i: int = 0, **over: object) -> dict[str, object]:
     """An RTX 4090: no ECC, no memory temperature, no MIG, no remapped rows; fan present, but the scenario
     can make it NotSupported too."""
     g = h100(i, name="NVIDIA GeForce RTX 4090", brand=5, arch=8, cc="8.9", mem_total=24 * GIB,
-             mem_used=2 * GIB, nvlinks=0, serial="", vbios="95.02.18.80.5F", fan=30,
+             mem_used=2 * GIB, nvlinks=0, serial="", vbios="95.02.18.80.5F", fan=30, gpm_supported=0,
              unsupported=",".join([
                  "nvmlDeviceGetTotalEccErrors", "nvmlDeviceGetFanSpeed", "nvmlDeviceGetRemappedRows",
                  "nvmlDeviceGetRetiredPages", "nvmlDeviceGetRetiredPagesPendingStatus", "nvmlDeviceGetMigMode",
@@ -142,16 +144,16 @@ def healthy(n: int = 8, **system: object) -> str:
 
 
 def mig_scenario() -> str:
-    """One H100 in MIG mode with two 3g.40gb GPU instances, the first split into two compute instances."""
+    """One H100 in MIG mode with a 3g.40gb GPU instance split into two compute instances and a 2g.20gb one."""
     gpu = h100(0, mig=1, mig_pending=1, procs="", unsupported=",".join([
         "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetEncoderUtilization", "nvmlDeviceGetDecoderUtilization",
         "nvmlDeviceGetFanSpeed", "nvmlDeviceGetRetiredPages", "nvmlDeviceGetRetiredPagesPendingStatus"]))
     migs = [
-        {"gi": 1, "ci": 0, "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000001", "mem_total": 40 * GIB,
+        {"gi": 1, "ci": 0, "profile_id": 9, "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000001", "mem_total": 40 * GIB,
          "mem_used": 5 * GIB, "procs": f"5001:{3 * GIB}"},
-        {"gi": 1, "ci": 1, "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000002", "mem_total": 40 * GIB,
+        {"gi": 1, "ci": 1, "profile_id": 9, "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000002", "mem_total": 40 * GIB,
          "mem_used": 5 * GIB, "procs": f"5002:{2 * GIB}"},
-        {"gi": 2, "ci": 0, "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000003", "mem_total": 40 * GIB,
-         "mem_used": 7 * GIB, "procs": f"5003:{7 * GIB}"},
+        {"gi": 2, "ci": 0, "profile_id": 14, "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000003",
+         "mem_total": 20 * GIB, "mem_used": 7 * GIB, "procs": f"5003:{7 * GIB}"},
     ]
     return render([gpu, h100(1)], {0: migs})

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from llm_exporter.collectors.gpu import build
+from llm_exporter.collectors.gpu import GpuCollector, build
 from llm_exporter.collectors.gpu.device import container_id
 from llm_exporter.config import Config, GpuConfig
 from llm_exporter.scrape import ScrapeEngine
@@ -142,13 +142,42 @@ def test_mig_instances_without_double_counting(scenario: Path) -> None:
     # memory once per GPU instance (GI 1 has two compute instances)
     assert len(m.series("llm_gpu_mig_memory_used_bytes")) == 2
     assert m.get("llm_gpu_mig_memory_used_bytes", labels(0, gpu_instance_id="1")) == 5 * GIB
-    assert m.get("llm_gpu_mig_memory_total_bytes", labels(0, gpu_instance_id="2")) == 40 * GIB
+    assert m.get("llm_gpu_mig_memory_total_bytes", labels(0, gpu_instance_id="2")) == 20 * GIB
+    # profile names from the GPU instance's profile info, without NVML's "MIG " prefix
+    profiles = {(dict(k)["gpu_instance_id"], dict(k)["compute_instance_id"]): dict(k)["profile"]
+                for k in m.series("llm_gpu_mig_instance_info")}
+    assert profiles == {("1", "0"): "3g.40gb", ("1", "1"): "3g.40gb", ("2", "0"): "2g.20gb"}
     # utilisation is NotSupported under MIG; GPU-level series exist once per GPU, not per instance
     assert not m.has("llm_gpu_utilization_ratio", gpu="0")
     assert m.has("llm_gpu_utilization_ratio", gpu="1")
     assert len(m.series("llm_gpu_power_watts")) == 2
     assert not m.has("llm_gpu_remapped_rows", gpu="0")  # not while MIG instances exist
     assert m.get("llm_gpu_processes", labels(0)) == 3
+
+
+def test_mig_profile_without_lookup_by_id(scenario: Path) -> None:
+    """Drivers without nvmlDeviceGetGpuInstanceProfileInfoByIdV: the profile indices are scanned for the id."""
+    text_ = fakenvml.mig_scenario().replace(
+        "unsupported=nvmlDeviceGetUtilizationRates",
+        "unsupported=nvmlDeviceGetGpuInstanceProfileInfoByIdV,nvmlDeviceGetUtilizationRates", 1)
+    fakenvml.write_scenario(scenario, text_)
+    with collector() as c:
+        m, err = collect(c)
+    assert err is None
+    assert sorted(dict(k)["profile"] for k in m.series("llm_gpu_mig_instance_info")) == [
+        "2g.20gb", "3g.40gb", "3g.40gb"]
+
+
+def test_mig_profile_unreadable_is_empty_not_an_error(scenario: Path) -> None:
+    text_ = fakenvml.mig_scenario().replace(
+        "unsupported=nvmlDeviceGetUtilizationRates",
+        "unsupported=nvmlGpuInstanceGetInfo,nvmlDeviceGetUtilizationRates", 1)
+    fakenvml.write_scenario(scenario, text_)
+    with collector() as c:
+        m, err = collect(c)
+    assert err is None and m.get("llm_gpu_up", labels(0)) == 1
+    assert {dict(k)["profile"] for k in m.series("llm_gpu_mig_instance_info")} == {""}
+    assert len(m.series("llm_gpu_mig_instance_info")) == 3
 
 
 def test_lost_gpu_mid_run_is_isolated(scenario: Path) -> None:
@@ -165,6 +194,90 @@ def test_lost_gpu_mid_run_is_isolated(scenario: Path) -> None:
         assert m.get("llm_gpu_up", labels(i)) == 1
         assert m.has("llm_gpu_power_watts", gpu=str(i))
     assert m.get("llm_gpu_nvml_up") == 1
+
+
+def test_lost_gpu_comes_back_without_restart(scenario: Path) -> None:
+    with collector() as c:
+        collect(c)
+        gpus = [fakenvml.h100(i, lost=1 if i == 3 else 0) for i in range(8)]
+        fakenvml.write_scenario(scenario, fakenvml.render(gpus))
+        m, err = collect(c)
+        assert err is None and m.get("llm_gpu_up", labels(3)) == 0
+        fakenvml.write_scenario(scenario, fakenvml.healthy())  # reset done, GPU answers again
+
+        def served() -> object:
+            mm, e = collect(c)
+            return e is None and mm.get("llm_gpu_up", labels(3)) == 1 and mm
+
+        m = wait_for(served, timeout=10, what="the lost GPU to be served again")
+    assert m.get("llm_gpu_power_watts", labels(3)) == pytest.approx(353.0)  # type: ignore[union-attr]
+    assert m.get("llm_gpu_nvml_reinitializations_total") == 0  # type: ignore[union-attr]  # per GPU, no full re-init
+    assert len(m.series("llm_gpu_up")) == 8  # type: ignore[union-attr]
+
+
+def test_gpu_lost_at_start_is_adopted_when_it_appears(scenario: Path) -> None:
+    gpus = [fakenvml.h100(i, lost=1 if i == 5 else 0) for i in range(8)]
+    fakenvml.write_scenario(scenario, fakenvml.render(gpus))
+    with collector() as c:
+        m, err = collect(c)
+        assert err is None and m.get("llm_gpu_up", {"gpu": "5", "uuid": ""}) == 0
+        fakenvml.write_scenario(scenario, fakenvml.healthy())
+
+        def adopted() -> object:
+            mm, e = collect(c)
+            return e is None and mm.get("llm_gpu_up", labels(5)) == 1 and mm
+
+        m = wait_for(adopted, timeout=10, what="the GPU lost at start to be adopted")
+        assert not m.has("llm_gpu_up", uuid="")  # type: ignore[union-attr]
+        info = next(dict(k) for k in m.series("llm_gpu_info") if dict(k)["gpu"] == "5")  # type: ignore[union-attr]
+        assert info["uuid"] == uuid(5) and info["pci_bus_id"] == fakenvml.h100(5)["bus_id"]
+        assert m.has("llm_gpu_power_watts", gpu="5")  # type: ignore[union-attr]
+        # the XID watcher registers the new handle (events before that are not delivered: inject until seen)
+        xids: list[tuple[int, int]] = []
+
+        def xid_counted() -> bool:
+            xids.append((5, 48))
+            fakenvml.write_scenario(scenario, fakenvml.healthy(xids=xids))
+            return (collect(c)[0].get("llm_gpu_xid_errors_total", labels(5, xid="48")) or 0) >= 1
+
+        wait_for(xid_counted, timeout=10, what="an XID on the adopted GPU to be counted")
+
+
+def test_lost_gpu_is_retried_with_backoff_not_every_scrape(scenario: Path) -> None:
+    class Clock:
+        t = 100.0
+
+        def __call__(self) -> float:
+            return self.t
+
+    clock = Clock()
+    fakenvml.write_scenario(scenario, fakenvml.healthy(2))
+    c = GpuCollector(GpuConfig(enabled=True), backoff=(10.0, 40.0), xid_wait_ms=50, clock=clock)
+    try:
+        collect(c)
+        fakenvml.write_scenario(scenario, fakenvml.render([fakenvml.h100(i, lost=int(i == 1)) for i in range(2)]))
+        m, _ = collect(c)
+        assert m.get("llm_gpu_up", labels(1)) == 0
+        fakenvml.write_scenario(scenario, fakenvml.healthy(2))
+        clock.t += 9  # within the first backoff step: the GPU is not asked again
+        m, _ = collect(c)
+        assert m.get("llm_gpu_up", labels(1)) == 0 and m.get("llm_gpu_up", labels(0)) == 1
+        clock.t += 2
+        m, _ = collect(c)
+        assert m.get("llm_gpu_up", labels(1)) == 1
+        # lost again: the delay starts over at the first step once it had recovered
+        fakenvml.write_scenario(scenario, fakenvml.render([fakenvml.h100(i, lost=int(i == 1)) for i in range(2)]))
+        collect(c)
+        clock.t += 11
+        m, _ = collect(c)  # retried, still lost: next step is 20 s
+        assert m.get("llm_gpu_up", labels(1)) == 0
+        fakenvml.write_scenario(scenario, fakenvml.healthy(2))
+        clock.t += 19
+        assert collect(c)[0].get("llm_gpu_up", labels(1)) == 0
+        clock.t += 2
+        assert collect(c)[0].get("llm_gpu_up", labels(1)) == 1
+    finally:
+        c.close(join=5.0)
 
 
 def test_lost_gpu_through_the_engine_keeps_collector_successful(scenario: Path) -> None:

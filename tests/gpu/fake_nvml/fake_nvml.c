@@ -37,11 +37,13 @@ enum {
 #define MAX_MIG 8
 #define MAX_PROCS 16
 #define MAX_EVENTS 256
+#define MAX_GPM 16
+#define GPM_ID_LIMIT 64
 
 typedef struct { unsigned int pid; unsigned long long mem; } proc_t;
 
 typedef struct {
-    int gi, ci;
+    int gi, ci, profile_id;
     char uuid[96];
     unsigned long long mem_total, mem_used;
     int nprocs; proc_t procs[MAX_PROCS];
@@ -66,6 +68,7 @@ typedef struct {
     int nprocs; proc_t procs[MAX_PROCS];
     char unsupported[512];
     int lost, hang_ms;
+    unsigned int gpm_supported; int ngpm; unsigned int gpm_ids[MAX_GPM]; double gpm_pct[MAX_GPM];
 } gpu_t;
 
 typedef struct { int gpu; unsigned long long xid; } event_t;
@@ -88,7 +91,7 @@ static state_t *volatile current;      /* swapped, never freed: readers keep a c
 static char loaded_path[512];
 static struct stat loaded_stat;
 static int init_refcount;
-static int delivered;                  /* events handed out so far, across reloads */
+static int delivered;                  /* events of this scenario file handed out so far, across reloads */
 
 static void set_str(char *dst, size_t n, const char *v) { snprintf(dst, n, "%s", v); }
 
@@ -101,6 +104,7 @@ static void gpu_defaults(gpu_t *g, int i) {
     snprintf(g->vbios, sizeof g->vbios, "96.00.99.00.01");
     g->minor = i; g->brand = 14; g->arch = 9; g->cc_major = 9; g->cc_minor = 0;
     g->supported_events = 0x1ff;
+    g->gpm_supported = 1;
 }
 
 static void parse_procs(const char *v, proc_t *procs, int *n) {
@@ -137,6 +141,7 @@ static void parse_gpu(gpu_t *g, const char *k, const char *v) {
     U("pcie_tx_kb", pcie_tx_kb) U("pcie_rx_kb", pcie_rx_kb)
     U("nvlinks", nvlinks) U("nvlink_tx_kib", nvlink_tx_kib) U("nvlink_rx_kib", nvlink_rx_kib)
     U("mig", mig) U("mig_pending", mig_pending) U("lost", lost) U("hang_ms", hang_ms)
+    U("gpm_supported", gpm_supported)
 #undef S
 #undef U
     if (!strcmp(k, "cc")) { sscanf(v, "%d.%d", &g->cc_major, &g->cc_minor); return; }
@@ -145,6 +150,17 @@ static void parse_gpu(gpu_t *g, const char *k, const char *v) {
         return;
     }
     if (!strcmp(k, "procs")) { parse_procs(v, g->procs, &g->nprocs); return; }
+    if (!strcmp(k, "gpm")) {  /* gpm=<metric id>:<percent>,... : activity while the scenario holds */
+        g->ngpm = 0;
+        while (*v && g->ngpm < MAX_GPM) {
+            unsigned int id; double pct; int used = 0;
+            if (sscanf(v, "%u:%lf%n", &id, &pct, &used) < 2 || id >= GPM_ID_LIMIT) break;
+            g->gpm_ids[g->ngpm] = id; g->gpm_pct[g->ngpm] = pct; g->ngpm++;
+            v += used;
+            if (*v == ',') v++;
+        }
+        return;
+    }
     if (!strcmp(k, "unsupported")) { snprintf(g->unsupported, sizeof g->unsupported, ",%s,", v); return; }
 }
 
@@ -152,6 +168,7 @@ static void parse_mig(mig_t *m, const char *k, const char *v) {
     unsigned long long u = strtoull(v, NULL, 10);
     if (!strcmp(k, "gi")) m->gi = (int)u;
     else if (!strcmp(k, "ci")) m->ci = (int)u;
+    else if (!strcmp(k, "profile_id")) m->profile_id = (int)u;
     else if (!strcmp(k, "uuid")) set_str(m->uuid, sizeof m->uuid, v);
     else if (!strcmp(k, "mem_total")) m->mem_total = u;
     else if (!strcmp(k, "mem_used")) m->mem_used = u;
@@ -217,6 +234,7 @@ static state_t *snap(void) {
                   st.st_mtim.tv_sec != loaded_stat.st_mtim.tv_sec ||
                   st.st_mtim.tv_nsec != loaded_stat.st_mtim.tv_nsec));
     if (changed) {
+        if (strcmp(loaded_path, path ? path : "") != 0) delivered = 0;  /* another scenario file: events anew */
         current = parse_file(have ? path : NULL);
         snprintf(loaded_path, sizeof loaded_path, "%s", path ? path : "");
         if (have) loaded_stat = st; else memset(&loaded_stat, 0, sizeof loaded_stat);
@@ -682,5 +700,184 @@ EXPORT nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *dat
 EXPORT nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
     NULLCHK(set);
     set->live = 0;  /* kept allocated: a waiter in another thread may still hold it */
+    return OK;
+}
+
+/* ---- MIG GPU instances and their profiles -------------------------------------------- */
+typedef struct nvmlGpuInstance_st { int gpu; int mig; } gi_handle_t;
+typedef gi_handle_t *nvmlGpuInstance_t;
+static gi_handle_t gi_handles[MAX_GPUS][MAX_MIG];
+typedef struct { unsigned int start, size; } nvmlGpuInstancePlacement_t;
+typedef struct { nvmlDevice_t device; unsigned int id, profileId; nvmlGpuInstancePlacement_t placement; } nvmlGpuInstanceInfo_t;
+typedef struct {
+    unsigned int version, id, isP2pSupported, sliceCount, instanceCount, multiprocessorCount, copyEngineCount,
+        decoderCount, encoderCount, jpegCount, ofaCount;
+    unsigned long long memorySizeMB;
+    char name[96];
+} nvmlGpuInstanceProfileInfo_v2_t;
+#define GI_PROFILE_INFO_V2 (0x02000000u | (unsigned)sizeof(nvmlGpuInstanceProfileInfo_v2_t))
+
+/* The GPU instance profiles of an H100 80GB: index (NVML_GPU_INSTANCE_PROFILE_*), id, slices, MiB, name. */
+static const struct { int index, id, slices, sms; unsigned long long mib; const char *name; } gi_profiles[] = {
+    {0x0, 19, 1, 16, 9856, "MIG 1g.10gb"}, {0x1, 14, 2, 32, 20096, "MIG 2g.20gb"},
+    {0x2, 9, 3, 60, 40192, "MIG 3g.40gb"}, {0x3, 5, 4, 64, 40192, "MIG 4g.40gb"},
+    {0x4, 0, 7, 132, 80384, "MIG 7g.80gb"}, {0x7, 20, 1, 16, 9856, "MIG 1g.10gb+me"},
+    {0x9, 15, 1, 26, 20096, "MIG 1g.20gb"},
+};
+#define N_GI_PROFILES ((int)(sizeof gi_profiles / sizeof gi_profiles[0]))
+
+static nvmlReturn_t fill_profile(int k, nvmlGpuInstanceProfileInfo_v2_t *info) {
+    if (k < 0) return E_NOT_SUPPORTED;
+    if (info->version != GI_PROFILE_INFO_V2) return E_VERSION;
+    memset((char *)info + sizeof info->version, 0, sizeof *info - sizeof info->version);
+    info->id = (unsigned)gi_profiles[k].id; info->sliceCount = (unsigned)gi_profiles[k].slices;
+    info->instanceCount = 7u / (unsigned)gi_profiles[k].slices; info->multiprocessorCount = (unsigned)gi_profiles[k].sms;
+    info->memorySizeMB = gi_profiles[k].mib;
+    snprintf(info->name, sizeof info->name, "%s", gi_profiles[k].name);
+    return OK;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t h, unsigned int profile,
+                                                         nvmlGpuInstanceProfileInfo_v2_t *info) {
+    ENTER(h) NULLCHK(info);
+    int k = -1;
+    for (int i = 0; i < N_GI_PROFILES; i++) if (gi_profiles[i].index == (int)profile) k = i;
+    if (profile >= 0x12) return E_INVALID;
+    return fill_profile(k, info);
+}
+#ifndef FAKE_OLD_DRIVER
+EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoByIdV(nvmlDevice_t h, unsigned int id,
+                                                             nvmlGpuInstanceProfileInfo_v2_t *info) {
+    ENTER(h) NULLCHK(info);
+    int k = -1;
+    for (int i = 0; i < N_GI_PROFILES; i++) if (gi_profiles[i].id == (int)id) k = i;
+    return k < 0 ? E_INVALID : fill_profile(k, info);
+}
+#endif
+
+EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceById(nvmlDevice_t h, unsigned int id, nvmlGpuInstance_t *out) {
+    ENTER(h) NULLCHK(out);
+    if (!g->mig) return E_NOT_SUPPORTED;
+    if (h->mig >= 0) return E_INVALID;  /* a parent (physical GPU) handle is needed */
+    for (int m = 0; m < g->nmig; m++) {
+        if (g->migs[m].gi == (int)id) {
+            gi_handles[h->gpu][m].gpu = h->gpu; gi_handles[h->gpu][m].mig = m;
+            *out = &gi_handles[h->gpu][m];
+            return OK;
+        }
+    }
+    return E_NOT_FOUND;
+}
+
+EXPORT nvmlReturn_t nvmlGpuInstanceGetInfo(nvmlGpuInstance_t gi, nvmlGpuInstanceInfo_t *info) {
+    NULLCHK(gi); NULLCHK(info);
+    state_t *s = snap();
+    if (init_refcount <= 0) return E_UNINIT;
+    if (s->all_error) return s->all_error;
+    if (gi->gpu < 0 || gi->gpu >= s->ngpus) return E_INVALID;
+    gpu_t *g = &s->gpus[gi->gpu];
+    if (g->lost) return E_GPU_LOST;
+    if (unsupported(g, __func__)) return E_NOT_SUPPORTED;
+    if (gi->mig < 0 || gi->mig >= g->nmig) return E_INVALID;
+    const mig_t *m = &g->migs[gi->mig];
+    int slices = 0;
+    for (int i = 0; i < N_GI_PROFILES; i++) if (gi_profiles[i].id == m->profile_id) slices = gi_profiles[i].slices;
+    gpu_handles[gi->gpu].gpu = gi->gpu; gpu_handles[gi->gpu].mig = -1;
+    info->device = &gpu_handles[gi->gpu];
+    info->id = (unsigned)m->gi; info->profileId = (unsigned)m->profile_id;
+    info->placement.start = 0; info->placement.size = (unsigned)slices;
+    return OK;
+}
+
+/* ---- GPM (Hopper and newer) -----------------------------------------------------------
+ * Each GPU integrates its activity counters whenever a sample is taken: the time since the
+ * previous sample, times the scenario's percent per metric ("gpm=<id>:<percent>,..."). So a
+ * metric over two samples is exactly the scenario's percent while the scenario holds. */
+#define GPM_MAGIC 0x47504d31u
+typedef struct nvmlGpmSample_st {
+    unsigned int magic; int gpu; unsigned long long t_ns;
+    double busy[GPM_ID_LIMIT]; unsigned char has[GPM_ID_LIMIT];
+} gpm_sample_t;
+typedef gpm_sample_t *nvmlGpmSample_t;
+typedef struct { unsigned int version, isSupportedDevice; } nvmlGpmSupport_t;
+typedef struct {
+    unsigned int metricId; nvmlReturn_t nvmlReturn; double value;
+    struct { char *shortName, *longName, *unit; } metricInfo;
+} nvmlGpmMetric_t;
+typedef struct {
+    unsigned int version, numMetrics; nvmlGpmSample_t sample1, sample2;
+    nvmlGpmMetric_t metrics[];  /* NVML_GPM_METRIC_MAX entries in nvml.h; only numMetrics are touched */
+} nvmlGpmMetricsGet_t;
+
+static double gpm_acc[MAX_GPUS][GPM_ID_LIMIT];
+static unsigned long long gpm_last[MAX_GPUS];
+static int gpm_live;
+
+/* Test hook (not NVML): GPM samples allocated and not yet freed. */
+EXPORT int fakeNvmlGpmLiveSamples(void) { return gpm_live; }
+
+EXPORT nvmlReturn_t nvmlGpmQueryDeviceSupport(nvmlDevice_t h, nvmlGpmSupport_t *sup) {
+    ENTER(h) NULLCHK(sup);
+    if (sup->version != 1) return E_VERSION;
+    sup->isSupportedDevice = g->gpm_supported ? 1 : 0;
+    return OK;
+}
+
+EXPORT nvmlReturn_t nvmlGpmSampleAlloc(nvmlGpmSample_t *out) {
+    NULLCHK(out);
+    if (init_refcount <= 0) return E_UNINIT;
+    gpm_sample_t *smp = calloc(1, sizeof *smp);
+    if (!smp) return E_UNKNOWN;
+    smp->magic = GPM_MAGIC; smp->gpu = -1;
+    pthread_mutex_lock(&lock); gpm_live++; pthread_mutex_unlock(&lock);
+    *out = smp;
+    return OK;
+}
+
+EXPORT nvmlReturn_t nvmlGpmSampleFree(nvmlGpmSample_t smp) {
+    NULLCHK(smp);
+    if (smp->magic != GPM_MAGIC) return E_INVALID;
+    smp->magic = 0;
+    free(smp);
+    pthread_mutex_lock(&lock); gpm_live--; pthread_mutex_unlock(&lock);
+    return OK;
+}
+
+EXPORT nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t h, nvmlGpmSample_t smp) {
+    ENTER(h) NULLCHK(smp);
+    if (smp->magic != GPM_MAGIC || h->mig >= 0) return E_INVALID;
+    if (!g->gpm_supported) return E_NOT_SUPPORTED;
+    struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned long long now = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+    pthread_mutex_lock(&lock);
+    int i = h->gpu;
+    if (gpm_last[i] && now > gpm_last[i]) {
+        double dt = (double)(now - gpm_last[i]);
+        for (int k = 0; k < g->ngpm; k++) gpm_acc[i][g->gpm_ids[k]] += g->gpm_pct[k] / 100.0 * dt;
+    }
+    gpm_last[i] = now;
+    smp->gpu = i; smp->t_ns = now;
+    memcpy(smp->busy, gpm_acc[i], sizeof smp->busy);
+    memset(smp->has, 0, sizeof smp->has);
+    for (int k = 0; k < g->ngpm; k++) smp->has[g->gpm_ids[k]] = 1;
+    pthread_mutex_unlock(&lock);
+    return OK;
+}
+
+EXPORT nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *mg) {
+    NULLCHK(mg);
+    if (init_refcount <= 0) return E_UNINIT;
+    if (mg->version != 1) return E_VERSION;
+    gpm_sample_t *a = mg->sample1, *b = mg->sample2;
+    if (!a || !b || a->magic != GPM_MAGIC || b->magic != GPM_MAGIC || a->gpu < 0 || a->gpu != b->gpu) return E_INVALID;
+    if (b->t_ns <= a->t_ns || mg->numMetrics > 512) return E_INVALID;
+    double dt = (double)(b->t_ns - a->t_ns);
+    for (unsigned int k = 0; k < mg->numMetrics; k++) {
+        nvmlGpmMetric_t *m = &mg->metrics[k];
+        memset(&m->metricInfo, 0, sizeof m->metricInfo);
+        if (m->metricId >= GPM_ID_LIMIT || !b->has[m->metricId]) { m->nvmlReturn = E_NOT_SUPPORTED; m->value = 0; continue; }
+        m->nvmlReturn = OK;
+        m->value = 100.0 * (b->busy[m->metricId] - a->busy[m->metricId]) / dt;
+    }
     return OK;
 }

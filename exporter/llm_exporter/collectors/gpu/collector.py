@@ -24,6 +24,7 @@ from ...metricset import MetricSet
 from ...scrape import Deadline
 from . import nvml
 from .device import Gpu, GpuFailed, Lifecycle, Options, ProcessNames, read_gpu, read_info
+from .gpm import GpmState, read_gpm
 from .nvml import Kind, NoLibrary
 from .xid import XidWatcher
 
@@ -57,13 +58,15 @@ class GpuCollector:
         xid_wait_ms: int = 1000,
         margin: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
+        gpm_max_gap: float = 300.0,
     ) -> None:
         self.config = config
         self.backoff = backoff
+        self.gpm_max_gap = gpm_max_gap
         self.margin = margin
         self._clock = clock
         self._opts = Options(processes=config.processes, pcie_throughput=config.pcie_throughput,
-                             nvlink=config.nvlink)
+                             nvlink=config.nvlink, gpm=config.gpm)
         self._names = ProcessNames() if config.processes else None
         self._xid = XidWatcher(wait_ms=xid_wait_ms)
         self._job: Future[_Result] | None = None
@@ -83,6 +86,7 @@ class GpuCollector:
         self._uuid_by_index: dict[int, str] = {}
         self._index_of: dict[str, str] = {}   # uuid -> gpu label, read by the scrape thread
         self._failed: set[str] = set()
+        self._gpm: dict[str, GpmState] = {}  # uuid -> previous GPM sample (opt-in gpu.gpm)
 
     # -- scrape side ----------------------------------------------------------------------------
     def collect(self, out: MetricSet, deadline: Deadline) -> None:
@@ -113,6 +117,7 @@ class GpuCollector:
         job = self._job
         if self._initialized and (job is None or job.done()):
             self._initialized = False
+            self._release_gpm()
             try:
                 pynvml.nvmlShutdown()
             except pynvml.NVMLError:
@@ -208,6 +213,7 @@ class GpuCollector:
     def _teardown(self, reason: str) -> None:
         log.warning("gpu collector: re-initialising NVML after: %s", reason)
         self._initialized = False
+        self._release_gpm()
         self._gpus = []
         self._count = -1
         try:
@@ -243,8 +249,53 @@ class GpuCollector:
             gpus.append(gpu)
         self._gpus = gpus
         self._count = count
-        self._index_of = {g.uuid: str(g.index) for g in gpus if g.labels["uuid"]}
-        self._xid.update(self._generation, [(g.handle, g.uuid) for g in gpus if g.handle is not None])
+        for uuid in set(self._gpm) - {g.uuid for g in gpus if g.handle is not None}:
+            self._gpm.pop(uuid).release()
+        self._devices_changed()
+
+    def _devices_changed(self) -> None:
+        """Publish the GPU list to the scrape thread and the XID watcher (which re-registers)."""
+        self._generation += 1
+        self._index_of = {g.uuid: str(g.index) for g in self._gpus if g.labels["uuid"]}
+        self._xid.update(self._generation, [(g.handle, g.uuid) for g in self._gpus if g.handle is not None])
+
+    def _release_gpm(self) -> None:
+        for state in self._gpm.values():
+            state.release()
+        self._gpm.clear()
+
+    def _recover(self, gpu: Gpu) -> bool:
+        """Try a lost or failing GPU again: a fresh handle, capability memo and identity. True if it answers."""
+        try:
+            handle = pynvml.nvmlDeviceGetHandleByIndex(gpu.index)
+            uuid = nvml.text(pynvml.nvmlDeviceGetUUID(handle))
+        except pynvml.NVMLError as exc:
+            if nvml.classify(exc) is Kind.LIFECYCLE:
+                raise Lifecycle(nvml.describe(exc)) from None
+            log.debug("gpu collector: GPU %d still unusable: %s", gpu.index, nvml.describe(exc))
+            return False
+        known = gpu.labels["uuid"]
+        if known and uuid != known:  # another GPU now sits at this index: enumerate everything again
+            raise Lifecycle(f"GPU {gpu.index} changed from {known} to {uuid}")
+        fresh = Gpu(index=gpu.index, uuid=uuid, handle=handle, labels={"gpu": str(gpu.index), "uuid": uuid},
+                    retry_at=gpu.retry_at, retry_delay=gpu.retry_delay)
+        try:
+            read_info(fresh, self._system)
+        except GpuFailed as exc:
+            log.debug("gpu collector: GPU %d still unusable: %s", gpu.index, exc)
+            return False
+        gpu.uuid, gpu.handle, gpu.labels, gpu.info = fresh.uuid, fresh.handle, fresh.labels, fresh.info
+        gpu.skip, gpu.fields, gpu.nvlinks, gpu.gi_profiles = fresh.skip, fresh.fields, fresh.nvlinks, {}
+        self._uuid_by_index[gpu.index] = uuid
+        state = self._gpm.get(uuid)
+        if state is not None:
+            state.reseed()  # the counters may have restarted with the GPU
+        self._devices_changed()
+        return True
+
+    def _backoff_gpu(self, gpu: Gpu, now: float) -> None:
+        gpu.retry_delay = self.backoff[0] if gpu.retry_delay <= 0 else min(gpu.retry_delay * 2, self.backoff[1])
+        gpu.retry_at = now + gpu.retry_delay
 
     def _read_all(self) -> _Result:
         count = _lifecycle(pynvml.nvmlDeviceGetCount)
@@ -255,20 +306,28 @@ class GpuCollector:
         m.add("llm_gpu_devices", count)
         m.add("llm_gpu_nvml_reinitializations_total", self._reinits)
         failed: list[str] = []
+        now = self._clock()
         for gpu in self._gpus:
-            if gpu.handle is None:
+            lost = gpu.handle is None or gpu.retry_delay > 0  # lost or failing: retried with backoff
+            if lost and (now < gpu.retry_at or not self._recover(gpu)):
+                if now >= gpu.retry_at:
+                    self._backoff_gpu(gpu, now)
                 m.add("llm_gpu_up", 0, gpu.labels)
                 failed.append(gpu.uuid)
                 continue
             part = MetricSet()
             try:
                 read_gpu(gpu, part, self._opts, self._names)
+                if self._opts.gpm:
+                    read_gpm(gpu, self._gpm.setdefault(gpu.uuid, GpmState()), part, now, self.gpm_max_gap)
             except GpuFailed as exc:
                 if gpu.uuid not in self._failed:
                     log.warning("gpu collector: %s", exc)
+                self._backoff_gpu(gpu, now)
                 m.add("llm_gpu_up", 0, gpu.labels)
                 failed.append(gpu.uuid)
                 continue
+            gpu.retry_delay = 0.0
             m.merge(part)
             m.add("llm_gpu_up", 1, gpu.labels)
         for uuid in self._failed - set(failed):

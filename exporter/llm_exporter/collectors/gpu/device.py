@@ -41,6 +41,7 @@ class Options:
     processes: bool = False
     pcie_throughput: bool = False
     nvlink: bool = False
+    gpm: bool = False
 
 
 @dataclass
@@ -55,6 +56,9 @@ class Gpu:
     skip: set[str] = field(default_factory=set)
     fields: list[int] = field(default_factory=lambda: list(nvml.DEFAULT_FIELDS))
     nvlinks: int | None = None
+    gi_profiles: dict[int, str] = field(default_factory=dict)  # GPU instance profile id -> "3g.40gb"
+    retry_at: float = 0.0   # a lost or failing GPU is tried again from this time (collector clock)
+    retry_delay: float = 0.0
 
     # -- guarded calls ------------------------------------------------------------------
     def call(self, key: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -270,6 +274,7 @@ def _mig(gpu: Gpu, out: MetricSet) -> list[Any]:
     slots = call("mig_count", pynvml.nvmlDeviceGetMaxMigDeviceCount, h) or 0
     handles: list[Any] = []
     seen_gi: set[int] = set()
+    profiles: dict[int, str] = {}
     for i in range(slots):
         mh = _mig_call(gpu, pynvml.nvmlDeviceGetMigDeviceHandleByIndex, h, i)
         if mh is None:
@@ -281,8 +286,10 @@ def _mig(gpu: Gpu, out: MetricSet) -> list[Any]:
             continue
         handles.append(mh)
         gil = {**L, "gpu_instance_id": str(gi)}
+        if gi not in profiles:
+            profiles[gi] = _gi_profile(gpu, gi)
         out.add("llm_gpu_mig_instance_info", 1, {**gil, "compute_instance_id": "" if ci is None else str(ci),
-                                                 "mig_uuid": nvml.text(mig_uuid or "")})
+                                                 "mig_uuid": nvml.text(mig_uuid or ""), "profile": profiles[gi]})
         if gi in seen_gi:
             continue  # memory belongs to the GPU instance: its compute instances share it
         seen_gi.add(gi)
@@ -293,6 +300,33 @@ def _mig(gpu: Gpu, out: MetricSet) -> list[Any]:
             out.add("llm_gpu_mig_memory_total_bytes", _u(mem.total), gil)
             out.add("llm_gpu_mig_memory_used_bytes", _u(mem.used), gil)
     return handles
+
+
+def _gi_profile(gpu: Gpu, gi: int) -> str:
+    """The profile name of GPU instance ``gi`` ("3g.40gb"), or "" when NVML does not say (privileges)."""
+    gi_handle = _mig_call(gpu, pynvml.nvmlDeviceGetGpuInstanceById, gpu.handle, gi)
+    info = None if gi_handle is None else _mig_call(gpu, pynvml.nvmlGpuInstanceGetInfo, gi_handle)
+    if info is None:
+        return ""
+    profile_id = int(info.profileId)
+    name = gpu.gi_profiles.get(profile_id)
+    if name is None:  # profiles are fixed per GPU: look each id up once per NVML initialisation
+        name = gpu.gi_profiles[profile_id] = _profile_name(gpu, profile_id)
+    return name
+
+
+def _profile_name(gpu: Gpu, profile_id: int) -> str:
+    h = gpu.handle
+    info = gpu.call("gi_profile_by_id", pynvml.nvmlDeviceGetGpuInstanceProfileInfoByIdV, h, profile_id)
+    if info is None:  # drivers without ...ProfileInfoByIdV: scan the profile indices for the id
+        for index in range(pynvml.NVML_GPU_INSTANCE_PROFILE_COUNT):
+            candidate = _mig_call(gpu, pynvml.nvmlDeviceGetGpuInstanceProfileInfoV, h, index)
+            if candidate is not None and int(candidate.id) == profile_id:
+                info = candidate
+                break
+    if info is None:
+        return ""
+    return nvml.text(info.name).strip().removeprefix("MIG ").strip()
 
 
 def _mig_call(gpu: Gpu, fn: Callable[..., Any], *args: Any) -> Any:
