@@ -169,5 +169,40 @@ def scrape_once(config_file: str | None, timeout: float, openmetrics: bool, log_
         runtime.close()
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Host whose default engine ports are tried.")
+@click.option("--port", "ports", type=int, multiple=True,
+              help="Port to try (repeatable); default: every engine's default port.")
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Deadline for the whole search.")
+def discover(host: str, ports: tuple[int, ...], timeout: float) -> None:
+    """Find inference servers on default local ports and print an `inference:` config for them."""
+    import yaml
+
+    from .collectors.inference import DiscoveryCollector
+    from .collectors.inference.engines import DEFAULT_PORTS
+    from .config import DiscoveryConfig
+    from .metricset import MetricSet
+    from .scrape import Deadline
+
+    logsetup.setup("warn", "logfmt")
+    finder = DiscoveryCollector(DiscoveryConfig(enabled=True, host=host), ports=ports or DEFAULT_PORTS)
+    found = MetricSet()
+    try:
+        finder.collect(found, Deadline(timeout))
+    finally:
+        finder.close()
+    targets = []
+    for key in found.series("llm_target_info"):
+        labels = dict(key)
+        name = labels["target"]
+        targets.append({"name": f"{labels['software']}-{name.rsplit(':', 1)[1]}", "server": labels["software"],
+                        "url": f"http://{name}"})
+    if not targets:
+        click.echo(f"# no inference server answered on {host} ports {', '.join(map(str, ports or DEFAULT_PORTS))}",
+                   err=True)
+        sys.exit(1)
+    click.echo(yaml.safe_dump({"inference": sorted(targets, key=lambda t: t["url"])}, sort_keys=False), nl=False)
+
+
 if __name__ == "__main__":
     main()
