@@ -9,9 +9,8 @@ from pathlib import Path
 from support import REPO, free_port
 
 sys.path.insert(0, str(REPO / "tests" / "inference"))
-from inference_upstream import Upstream, fixture, send  # noqa: E402
-
-from llm_exporter.config import load_config_text  # noqa: E402
+from inference_upstream import Upstream, fixture, send
+from llm_exporter.config import load_config_text
 
 
 def test_discover_prints_valid_config(tmp_path: Path) -> None:
