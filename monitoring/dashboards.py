@@ -540,9 +540,11 @@ def pipeline(b: Bundle) -> dict[str, Any]:
     x.ts("Enqueued and completed", "Messages accepted and completed per second.",
          [(f"rate(llm_queue_enqueued_total{q}[{RI}]) {agent}", f"{lq} enqueued"),
           (f"rate(llm_queue_completed_total{q}[{RI}]) {agent}", f"{lq} completed")], "short")
-    x.ts("Failures and redeliveries", "Failed executions and redeliveries per second.",
-         [(f"rate(llm_queue_failed_total{q}[{RI}]) {agent}", f"{lq} failed"),
-          (f"rate(llm_queue_redelivered_total{q}[{RI}]) {agent}", f"{lq} redelivered")], "short")
+    # No supported broker counts failed executions (llm_queue_failed_total stays unset), so failures
+    # show as redeliveries (RabbitMQ) and as growth of the dead-letter queue or failed registry.
+    x.ts("Redeliveries and dead-lettering", "Redeliveries per second and dead-letter growth per second.",
+         [(f"rate(llm_queue_redelivered_total{q}[{RI}]) {agent}", f"{lq} redelivered"),
+          (f"clamp_min(deriv(llm_queue_dead_messages{q}[{RI}]), 0) {agent}", f"{lq} dead-lettered")], "short")
     x.ts("Dead letters", "Messages in the dead-letter queue or failed registry.",
          [(f"llm_queue_dead_messages{q} {agent}", lq)], "short")
     return _dashboard(b, "pipeline", "LLM / Agent pipeline",
