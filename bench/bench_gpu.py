@@ -10,6 +10,7 @@ over many collections (tracemalloc; target: no growth). Run:
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import os
 import sys
@@ -56,6 +57,11 @@ def memory_growth(c: GpuCollector, n: int) -> tuple[int, int]:
     return early, end
 
 
+def live_gpm_samples() -> int:
+    """GPM sample buffers the fake NVML has handed out and not had back (native memory tracemalloc misses)."""
+    return int(ctypes.CDLL(str(fakenvml._loaded)).fakeNvmlGpmLiveSamples())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--collections", type=int, default=10_000, help="collections for the memory run")
@@ -69,7 +75,9 @@ def main() -> None:
 
     rows = []
     for label, cfg in (("default set", GpuConfig(enabled=True)),
-                       ("all opt-ins", GpuConfig(enabled=True, processes=True, pcie_throughput=True, nvlink=True))):
+                       ("default + gpm", GpuConfig(enabled=True, gpm=True)),
+                       ("all opt-ins", GpuConfig(enabled=True, processes=True, pcie_throughput=True, nvlink=True,
+                                                 gpm=True))):
         c = GpuCollector(cfg)
         per = cpu_per_collection(c, args.timed)
         rows.append((label, per * 1e3, per * 1e3 / GPUS))
@@ -77,6 +85,10 @@ def main() -> None:
 
     c = GpuCollector(GpuConfig(enabled=True))
     early, end = memory_growth(c, args.collections)
+    c.close(join=2)
+    c = GpuCollector(GpuConfig(enabled=True, gpm=True))
+    gpm_early, gpm_end = memory_growth(c, args.collections)
+    gpm_live = live_gpm_samples()
     c.close(join=2)
 
     print(f"gpu collector over fake NVML, {GPUS} GPUs, Python {sys.version.split()[0]}")
@@ -89,6 +101,9 @@ def main() -> None:
     print(f"{f'after {args.collections} collections':<30} {end:>12}")
     growth = end - early
     print(f"{'growth over the last 90%':<30} {growth:>12}  {'ok (flat)' if growth < 64 * 1024 else 'GROWING'}")
+    growth = gpm_end - gpm_early
+    print(f"{'same with gpm: growth':<30} {growth:>12}  {'ok (flat)' if growth < 64 * 1024 else 'GROWING'}")
+    print(f"{'GPM sample buffers held (C)':<30} {gpm_live:>12}  {'ok (2 per GPU)' if gpm_live == 2 * GPUS else 'LEAK'}")
 
 
 if __name__ == "__main__":
