@@ -20,8 +20,9 @@ import statistics
 import time
 import tracemalloc
 
-from llm_exporter.collectors.inference.mapping import CounterFolder, normalise
+from llm_exporter.collectors.inference.mapping import normalise
 from llm_exporter.collectors.inference.vllm import VLLM
+from llm_exporter.counters import CounterFolder
 from llm_exporter.metricset import MetricSet
 from llm_exporter.promtext import Parser
 from prometheus_client.parser import text_string_to_metric_families

@@ -11,13 +11,14 @@ from typing import Any
 import requests
 
 from ...config import InferenceTarget
+from ...counters import CounterFolder
 from ...metricset import MetricSet
 from ...promtext import Parser, Snapshot
 from ...scrape import Deadline, TargetDown
 from . import ollama
 from .engines import CANDIDATES, ENGINES
 from .http import fetch_json, fetch_metrics
-from .mapping import CounterFolder, Engine, normalise
+from .mapping import Engine, normalise
 
 log = logging.getLogger(__name__)
 

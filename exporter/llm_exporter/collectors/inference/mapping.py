@@ -18,11 +18,11 @@ the exporter and equal the upstream sums as long as no upstream series resets.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ...catalog import CATALOG
+from ...counters import CounterFolder
 from ...metricset import MetricSet
 from ...promtext import HistSeries, LabelKey, Snapshot, canonical
 
@@ -149,50 +149,6 @@ def _present(alt: Alternative, snap: Snapshot, hist: bool) -> bool:
         if not series or not any(s.matches(k) for k in series):
             return False
     return True
-
-
-class CounterFolder:
-    """Keeps folded counters monotonic across resets of the upstream series they add up.
-
-    For each exported value: the first time it is the sum of its sources; afterwards it
-    grows by each source's increase, and a source that went down (restarted) contributes
-    its new value. Entries of series not seen for ``keep`` updates are forgotten.
-    """
-
-    def __init__(self, keep: int = 10) -> None:
-        self.keep = keep
-        self._state: dict[tuple, tuple[float, dict[tuple, float], int]] = {}
-        self._round = 0
-        self._lock = threading.Lock()
-
-    def begin(self) -> None:
-        with self._lock:
-            self._round += 1
-            if self._round % self.keep == 0:
-                cutoff = self._round - self.keep
-                self._state = {k: v for k, v in self._state.items() if v[2] >= cutoff}
-
-    def update(self, key: tuple, sources: Mapping[tuple, float]) -> float:
-        with self._lock:
-            prev = self._state.get(key)
-            if prev is None:
-                total = sum(sources.values())
-                last = dict(sources)
-            else:
-                total, last, _ = prev
-                last = dict(last)
-                for sid, value in sources.items():
-                    before = last.get(sid)
-                    if before is None or value < before:
-                        total += value
-                    else:
-                        total += value - before
-                    last[sid] = value
-            self._state[key] = (total, last, self._round)
-            return total
-
-    def __len__(self) -> int:
-        return len(self._state)
 
 
 @dataclass

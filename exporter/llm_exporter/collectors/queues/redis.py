@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from ...config import QueueTarget
+from ...counters import CounterFolder
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
 from .common import Guard, OnceLog, QueueStats, emit, log
@@ -54,6 +55,7 @@ class RedisQueueCollector:
         self._readers: list[Reader] | None = None
         self._discovered_at = float("-inf")
         self._unacked = CeleryUnacked(cfg.key_prefix, cfg.celery_unacked_limit)
+        self._rq_counters = CounterFolder(keep=100)  # RQ worker job counters, kept monotonic
         self._guard = Guard(cfg.name, cfg.max_queues)
         self._problems = OnceLog()
         self.version = ""
@@ -113,6 +115,7 @@ class RedisQueueCollector:
     # -- the one round trip ----------------------------------------------------------------
     def _read(self, client: redis.Redis, readers: list[Reader]) -> list[QueueStats]:
         celery = [r for r in readers if isinstance(r, CeleryRead)]
+        self._rq_counters.begin()
         pipe = client.pipeline(transaction=False)
         spans: list[tuple[Reader | CeleryUnacked, int]] = []
         for reader in readers:
@@ -161,7 +164,7 @@ class RedisQueueCollector:
             if q.kind == "celery" and ("celery", q.name) not in seen:
                 readers.append(CeleryRead(q.name, cfg, agent))
             elif q.kind == "rq" and ("rq", q.name) not in seen:
-                readers.append(RqRead(q.name, cfg.rq_prefix, agent))
+                readers.append(RqRead(q.name, cfg.rq_prefix, agent, self._rq_counters))
             elif q.kind == "list" and ("list", q.name) not in seen:
                 readers.append(ListRead(q.name, q.name, agent))
             seen.add((q.kind or "", q.name))
@@ -181,7 +184,7 @@ class RedisQueueCollector:
                 name = key[len(qprefix):] if key.startswith(qprefix) else key
                 if ("rq", name) not in seen:
                     seen.add(("rq", name))
-                    readers.append(RqRead(name, cfg.rq_prefix))
+                    readers.append(RqRead(name, cfg.rq_prefix, counters=self._rq_counters))
             for name in self._celery_queues(client, deadline):
                 if ("celery", name) not in seen:
                     seen.add(("celery", name))

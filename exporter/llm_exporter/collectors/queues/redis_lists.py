@@ -13,7 +13,9 @@ Key layouts (reference/queues.md sections 2.2 and 7.1):
   ``unacked_index`` (tag -> delivery time). Messages carry no enqueue time.
 - RQ: list ``rq:queue:<q>`` (oldest at index 0), registries ``rq:wip:<q>`` (started),
   ``rq:failed:<q>``, ``rq:deferred:<q>``, ``rq:scheduled:<q>``, workers ``rq:workers:<q>``,
-  jobs ``rq:job:<id>`` with ``enqueued_at``/``started_at`` (``%Y-%m-%dT%H:%M:%S.%fZ``).
+  jobs ``rq:job:<id>`` with ``enqueued_at``/``started_at`` (``%Y-%m-%dT%H:%M:%S.%fZ``),
+  worker hashes ``rq:worker:<name>`` with ``queues`` and the lifetime counters
+  ``successful_job_count`` / ``failed_job_count``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...config import QueueTarget
+from ...counters import CounterFolder
 from .common import QueueStats
 
 
@@ -98,6 +101,22 @@ return {enq, started}
 
 RQ_STARTED_INSPECT = 100
 
+# The queue's workers (at most ARGV[1]) with their queue list and lifetime job counters.
+RQ_WORKERS_SCRIPT = """
+local out = {}
+local members = redis.call('SMEMBERS', KEYS[1])
+for i, key in ipairs(members) do
+  if i > tonumber(ARGV[1]) then break end
+  local h = redis.call('HMGET', key, 'queues', 'successful_job_count', 'failed_job_count')
+  out[#out + 1] = key
+  out[#out + 1] = h[1] or ''
+  out[#out + 1] = h[2] or '0'
+  out[#out + 1] = h[3] or '0'
+end
+return out
+"""
+RQ_WORKERS_INSPECT = 200
+
 
 @dataclass
 class RqRead:
@@ -106,6 +125,7 @@ class RqRead:
     name: str
     prefix: str = "rq"
     agent: str = ""
+    counters: CounterFolder = field(default_factory=CounterFolder)
 
     def add(self, pipe: Any) -> int:
         p, n = self.prefix, self.name
@@ -117,7 +137,8 @@ class RqRead:
         pipe.zcard(f"{p}:scheduled:{n}")
         pipe.scard(f"{p}:workers:{n}")
         pipe.eval(RQ_SCRIPT, 2, f"{p}:queue:{n}", f"{p}:wip:{n}", f"{p}:job:", RQ_STARTED_INSPECT)
-        return 8
+        pipe.eval(RQ_WORKERS_SCRIPT, 1, f"{p}:workers:{n}", RQ_WORKERS_INSPECT)
+        return 9
 
     def parse(self, replies: list[Any], now: float) -> list[QueueStats]:
         check(replies[:7], f"RQ queue {self.name}")
@@ -129,12 +150,39 @@ class RqRead:
         if isinstance(ages, list) and len(ages) == 2:
             head_at, started_at = parse_rq_time(ages[0]), parse_rq_time(ages[1])
         inflight = started + intermediate
+        completed_total, failed_total = self._job_counters(replies[8])
         return [QueueStats(
             "rq", self.name, "list", agent=self.agent,
             ready=queued, inflight=inflight, delayed=deferred + scheduled, dead=failed, consumers=workers,
+            completed_total=completed_total, failed_total=failed_total,
             oldest_ready_age=0.0 if queued == 0 else (now - head_at if head_at is not None else None),
             oldest_inflight_age=0.0 if inflight == 0 else (now - started_at if started_at is not None else None),
         )]
+
+
+    def _job_counters(self, reply: Any) -> tuple[float, float]:
+        """Jobs finished and failed by the workers that serve only this queue, kept monotonic.
+
+        RQ keeps these counters per worker and deletes them when the worker exits; the folder
+        keeps what departed workers did, so the totals never go back. A worker that serves
+        several queues is left out: its counters cannot be split between them.
+        """
+        if isinstance(reply, Exception) or not isinstance(reply, list):
+            raise QueueError(f"RQ workers of {self.name}: {reply}")
+        done: dict[tuple, float] = {}
+        failed: dict[tuple, float] = {}
+        for i in range(0, len(reply) - 3, 4):
+            key, queues, ok, bad = (_text(v) for v in reply[i:i + 4])
+            if queues != self.name:
+                continue
+            done[(key,)] = float(ok or 0)
+            failed[(key,)] = float(bad or 0)
+        return (self.counters.update((self.prefix, self.name, "completed"), done),
+                self.counters.update((self.prefix, self.name, "failed"), failed))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # --- Celery (kombu Redis transport) --------------------------------------------------------

@@ -1,0 +1,75 @@
+"""RQ finished/failed job counters from a real worker process, kept monotonic after it exits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+from brokers import RedisServer
+from llm_exporter.collectors.queues import RedisQueueCollector
+from qhelp import scrape, target, value
+from support import wait_for
+
+HERE = Path(__file__).resolve().parent
+
+WORKER = (
+    "import sys, redis; from rq import Queue, SimpleWorker; c = redis.Redis.from_url(sys.argv[1]);"
+    "SimpleWorker([Queue(n, connection=c) for n in sys.argv[2:]], connection=c).work()"
+)
+
+
+def start_worker(url: str, *queues: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    return subprocess.Popen([sys.executable, "-c", WORKER, url, *queues], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_rq_job_counters_from_workers(redis_srv: RedisServer) -> None:
+    from rq import Queue
+
+    sys.path.insert(0, str(HERE))
+    import queue_jobs
+
+    conn = redis.Redis.from_url(redis_srv.url)
+    collector = RedisQueueCollector(target(
+        f"name: agents\nbackend: redis\nurl: {redis_srv.url}\nqueues:\n"
+        "  - {name: counted, kind: rq}\n  - {name: shared, kind: rq}\n"
+    ))
+    labels = {"backend": "rq", "target": "agents", "group": ""}
+    ms = scrape(collector)
+    assert value(ms, "llm_queue_completed_total", queue="counted", **labels) == 0
+    assert value(ms, "llm_queue_failed_total", queue="counted", **labels) == 0
+
+    counted, shared = Queue("counted", connection=conn), Queue("shared", connection=conn)
+    solo = start_worker(redis_srv.url, "counted")
+    multi = start_worker(redis_srv.url, "shared", "counted-elsewhere")
+    try:
+        jobs = [counted.enqueue(queue_jobs.add, 1, 2) for _ in range(3)]
+        jobs += [counted.enqueue(queue_jobs.boom) for _ in range(2)]
+        jobs += [shared.enqueue(queue_jobs.boom)]
+        wait_for(lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs), 60,
+                 what="RQ jobs to finish")
+        ms = scrape(collector)
+        assert value(ms, "llm_queue_completed_total", queue="counted", **labels) == 3
+        assert value(ms, "llm_queue_failed_total", queue="counted", **labels) == 2
+        assert value(ms, "llm_queue_consumers", queue="counted", **labels) == 1
+        # The worker serving two queues cannot say which one its failure belongs to.
+        assert value(ms, "llm_queue_failed_total", queue="shared", **labels) == 0
+        assert value(ms, "llm_queue_dead_messages", queue="shared", **labels) == 1
+    finally:
+        for w in (solo, multi):
+            w.send_signal(signal.SIGTERM)
+            w.wait(30)
+    # A dead worker's hash expires (RQ gives it a TTL): expire it now. The totals must not go back.
+    wait_for(lambda: value(scrape(collector), "llm_queue_consumers", queue="counted", **labels) == 0, 30,
+             what="the worker to deregister")
+    dead = conn.keys("rq:worker:*")
+    assert dead and all(conn.ttl(k) > 0 for k in dead), "RQ lets dead workers' hashes expire"
+    conn.delete(*dead)
+    ms = scrape(collector)
+    assert value(ms, "llm_queue_completed_total", queue="counted", **labels) == 3
+    assert value(ms, "llm_queue_failed_total", queue="counted", **labels) == 2
