@@ -3,7 +3,9 @@
 
 - ``generated/prometheusrules.yaml``: one PrometheusRule per Prometheus rule file found under
   ``alerts/`` (any YAML file whose top level is ``groups:``; promtool test files and the
-  Alertmanager config are not rule files), ``spec`` = the file's content unchanged.
+  Alertmanager config are not rule files), ``spec`` = the file's content unchanged. Opt-in
+  rule files under ``alerts/optional/`` (e.g. the DCGM-compatible names) go to
+  ``generated/prometheusrules-optional.yaml`` instead, which the kustomization does not load.
 - ``generated/dashboards.yaml``: one ConfigMap per Grafana dashboard JSON found under
   ``dashboards/``, labelled ``grafana_dashboard: "1"`` for the Grafana sidecar (kube-prometheus-stack
   default) with the folder in the ``grafana_folder`` annotation.
@@ -62,10 +64,15 @@ def dns_name(*parts: str) -> str:
     return name[:253].rstrip("-")
 
 
-def rule_files(root: Path = ALERTS) -> list[Path]:
-    """Every YAML file under ``root`` that is a Prometheus rule file (top level ``groups``)."""
+OPTIONAL = "optional"  # alerts/optional/: opt-in rule files, never loaded by default
+
+
+def rule_files(root: Path = ALERTS, optional: bool = False) -> list[Path]:
+    """Every Prometheus rule file (top level ``groups``) under ``root``: the default ones, or the opt-in ones."""
     found = []
     for path in sorted(p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()):
+        if (OPTIONAL in path.relative_to(root).parts[:-1]) != optional:
+            continue
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
@@ -103,9 +110,9 @@ def default_folder(root: Path = DASHBOARDS) -> str:
     return folders.pop() if len(folders) == 1 else ""
 
 
-def prometheus_rules(root: Path = ALERTS) -> list[dict[str, Any]]:
+def prometheus_rules(root: Path = ALERTS, optional: bool = False) -> list[dict[str, Any]]:
     docs, names = [], set()
-    for path in rule_files(root):
+    for path in rule_files(root, optional):
         rel = path.relative_to(root)
         name = dns_name("llm-exporter", path.name.rsplit(".", 1)[0])
         if name in names:
@@ -152,10 +159,14 @@ def dashboard_configmaps(root: Path = DASHBOARDS) -> list[dict[str, Any]]:
 
 def render(alerts: Path = ALERTS, dashboards: Path = DASHBOARDS) -> dict[str, str]:
     """File name under ``generated/`` -> its content."""
-    return {
+    out = {
         "prometheusrules.yaml": _dump(prometheus_rules(alerts), "alerts"),
         "dashboards.yaml": _dump(dashboard_configmaps(dashboards), "dashboards"),
     }
+    optional = prometheus_rules(alerts, optional=True)
+    if optional:
+        out["prometheusrules-optional.yaml"] = _dump(optional, "alerts/optional")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -281,8 +281,10 @@ _SPECS: tuple[MetricSpec, ...] = (
     _m("queue", "llm_queue_consumers", "gauge", "Consumers or workers attached to the queue.", _Q),
     _m("queue", "llm_queue_enqueued_total", "counter", "Messages accepted into the queue (broker counter).",
        _Q),
-    _m("queue", "llm_queue_completed_total", "counter", "Messages acknowledged or jobs completed (RabbitMQ acks, RQ workers' finished jobs).", _Q),
-    _m("queue", "llm_queue_failed_total", "counter", "Failed job executions (RQ workers' failed jobs), kept monotonic across worker restarts.", _Q),
+    _m("queue", "llm_queue_completed_total", "counter",
+       "Messages acknowledged or jobs completed (RabbitMQ acks, RQ workers' finished jobs).", _Q),
+    _m("queue", "llm_queue_failed_total", "counter",
+       "Failed job executions (RQ workers' failed jobs), kept monotonic across worker restarts.", _Q),
     _m("queue", "llm_queue_redelivered_total", "counter", "Messages delivered more than once.", _Q),
     _m("queue", "llm_queue_redelivering_messages", "gauge",
        "Unacknowledged messages that were delivered more than once (NATS num_redelivered; a gauge, "
