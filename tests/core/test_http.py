@@ -229,3 +229,29 @@ def test_max_requests_caps_concurrent_scrapes() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_scrape_deadline_comes_from_prometheus_header() -> None:
+    runtime = Runtime(None, load_config_text(QUIET + "scrape:\n  timeout: 10s\n  timeout_offset: 500ms\n"))
+    assert runtime.scrape_timeout("3") == 2.5
+    assert runtime.scrape_timeout("30") == 9.5, "capped by scrape.timeout"
+    assert runtime.scrape_timeout(None) == 9.5
+    assert runtime.scrape_timeout("soon") == 9.5
+    assert runtime.scrape_timeout("0.2") == 0.05, "never below 50 ms"
+    seen: list[float] = []
+    real = runtime.collect
+
+    def record(timeout: float) -> MetricSet:
+        seen.append(timeout)
+        return real(timeout)
+
+    runtime.collect = record  # type: ignore[method-assign]
+    server = ExporterHTTPServer(("127.0.0.1", 0), runtime)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        assert status(url, headers={"X-Prometheus-Scrape-Timeout-Seconds": "4"}) == 200
+        assert seen == [3.5]
+    finally:
+        server.shutdown()
+        server.server_close()
