@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from support import free_port, need_binary, wait_for, wait_port
+from support import free_port, need_binary, stop_process, wait_for, wait_port
 
 __all__ = ["NatsServer", "RabbitMQServer", "RedisServer", "nats_server", "rabbitmq_server", "redis_server"]
 
@@ -53,18 +52,7 @@ class _Proc:
         log.close()
 
     def _terminate(self, timeout: float = 30.0) -> None:
-        p = self.proc
-        if p is None or p.poll() is not None:
-            self.proc = None
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(p.pid, signal.SIGTERM)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait(10)
+        stop_process(self.proc, timeout, group=True)
         self.proc = None
 
     def log_tail(self, n: int = 4000) -> str:

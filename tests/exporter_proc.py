@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from support import free_port, wait_for
+from support import free_port, stop_process, wait_process_ready
 
 
 class Exporter:
@@ -60,19 +60,12 @@ def run_exporter(config_text: str | None, tmp_path: Path, env: dict[str, str] | 
     exp = Exporter(port, proc, log, config)
     try:
         def ready() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llm-exporter exited with {proc.returncode}: {log.read_text()[-3000:]}")
             if not plain_http:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     return True
             return exp.get("/-/ready", timeout=2) != ""
 
-        wait_for(ready, 30, interval=0.1, what="llm-exporter to be ready")
+        wait_process_ready(proc, ready, log, "llm-exporter to be ready", timeout=30)
         yield exp
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from support import free_port, need_binary, wait_for
+from support import free_port, need_binary, stop_process, wait_for, wait_process_ready
 
 
 class Prometheus:
@@ -61,13 +61,9 @@ class Prometheus:
         return list(self.api("alerts")["alerts"])
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as r:
+        return bool(r.status == 200)
 
 
 @contextlib.contextmanager
@@ -109,16 +105,10 @@ def start_prometheus(
         )
     prom = Prometheus(f"http://127.0.0.1:{port}", proc, log)
     try:
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {log.read_text()[-2000:]}")
-            with urllib.request.urlopen(f"{prom.url}/-/ready", timeout=2) as r:
-                return r.status == 200
-
-        wait_for(ready, 60, interval=0.2, what="prometheus to be ready")
+        wait_process_ready(proc, lambda: _http_ok(f"{prom.url}/-/ready"), log, "prometheus to be ready")
         yield prom
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @contextlib.contextmanager
@@ -139,16 +129,10 @@ def start_alertmanager(tmp_path: Path, config: dict[str, Any] | str) -> Iterator
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"alertmanager exited: {log.read_text()[-2000:]}")
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as r:
-                return r.status == 200
-
-        wait_for(ready, 60, interval=0.2, what="alertmanager to be ready")
+        wait_process_ready(proc, lambda: _http_ok(f"{url}/-/ready"), log, "alertmanager to be ready")
         yield url
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def scrape_until(prom: Prometheus, expr: str, timeout: float = 60.0) -> float:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,3 +66,42 @@ def wait_port(port: int, host: str = "127.0.0.1", timeout: float = 30.0) -> None
             return True
 
     wait_for(up, timeout, what=f"{host}:{port} to accept connections")
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0, group: bool = False) -> None:
+    """SIGTERM, wait, then SIGKILL. ``group=True`` signals the whole process group (start_new_session)."""
+    if proc is None or proc.poll() is not None:
+        return
+
+    def send(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
+
+    send(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        proc.wait(10)
+
+
+def wait_process_ready(proc: subprocess.Popen[bytes], check: Callable[[], object], log: Path, what: str,
+                       timeout: float = 60.0) -> None:
+    """Poll ``check`` until it passes; fail at once, with the log's tail, if the process exits."""
+    end = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what}: process exited with {proc.returncode}:\n"
+                               + log.read_text(errors="replace")[-3000:])
+        try:
+            if check():
+                return
+        except Exception as exc:
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}: {last!r}\nlog tail:\n"
+                       + log.read_text(errors="replace")[-3000:])

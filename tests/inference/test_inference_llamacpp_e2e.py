@@ -23,7 +23,7 @@ from llm_exporter.config import load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.scrape import Deadline
 from prom import start_prometheus
-from support import CACHE, free_port, require_real_servers, wait_for
+from support import CACHE, free_port, require_real_servers, stop_process, wait_for, wait_process_ready
 
 pytestmark = pytest.mark.slow
 
@@ -79,20 +79,13 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         def healthy() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama-server exited: {log.read_text(errors='replace')[-3000:]}")
             with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                return r.status == 200
+                return bool(r.status == 200)
 
-        wait_for(healthy, 180, interval=0.25, what="llama-server to load the model")
+        wait_process_ready(proc, healthy, log, "llama-server to load the model", timeout=180)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _value(text: str, name: str, target: str) -> float | None:
