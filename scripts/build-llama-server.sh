@@ -61,7 +61,10 @@ fi
 # 3. Extract llama.cpp's source and build only the server target.
 # An interrupted build of the same version is resumed (cmake builds incrementally).
 work="$CACHE/build-$version"
-src="$(find "$work" -mindepth 2 -maxdepth 2 -type d -name llama.cpp 2>/dev/null | head -n 1)"
+src=""
+if [ -d "$work" ]; then  # a previous, interrupted build: reuse its unpacked source
+  src="$(find "$work" -mindepth 2 -maxdepth 2 -type d -name llama.cpp | head -n 1)"
+fi
 if [ -z "$src" ] || [ ! -f "$src/CMakeLists.txt" ]; then
   rm -rf "$work"
   mkdir -p "$work"

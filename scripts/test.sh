@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-DEB_PACKAGES=(prometheus prometheus-alertmanager redis-server rabbitmq-server nats-server gcc g++ make cmake)
+# systemd (systemd-analyze) and util-linux (setpriv) check the deploy bundle.
+DEB_PACKAGES=(prometheus prometheus-alertmanager redis-server rabbitmq-server nats-server gcc g++ make cmake
+              systemd util-linux)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -29,6 +31,7 @@ echo "==> python environment (.venv)"
 echo "==> llama.cpp server (built once, cached outside the repo)"
 LLAMA_SERVER_BIN=$(PATH="$PWD/.venv/bin:$PATH" scripts/build-llama-server.sh | tail -n 1)
 export LLAMA_SERVER_BIN
+[ -x "$LLAMA_SERVER_BIN" ] || { echo "llama-server build failed (got '$LLAMA_SERVER_BIN')" >&2; exit 1; }
 
 echo "==> lint"
 .venv/bin/ruff check .
