@@ -318,27 +318,27 @@ def alerts(b: Bundle) -> list[Alert]:
     ))
     add(Alert(
         "LLMGpuRowRemapFailure", "gpu",
-        f"max {g} ({b.sel('llm_gpu_remapped_rows', f'cause={Q}failure{Q}')}) > 0",
+        f"max {g} ({b.sel('llm_gpu_remapped_rows_failure')}) > 0",
         b.for_("LLMGpuRowRemapFailure"), "critical",
         "A GPU failed to remap a faulty memory row.",
         "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }} reports a row-remap failure; "
         "it needs service.",
         Runbook("The GPU ran out of spare rows or failed to remap a row after an uncorrectable error. NVIDIA "
                 "treats this as a field-replacement condition.",
-                f"{b.sel('llm_gpu_remapped_rows')}",
+                f"{b.sel('llm_gpu_remapped_rows_failure')} or {b.sel('llm_gpu_remapped_rows')}",
                 ("Worn-out or defective GPU memory.",),
                 ("Drain the node, stop scheduling on this GPU, open an RMA/hardware ticket.",)),
     ))
     add(Alert(
         "LLMGpuRowRemapPending", "gpu",
-        f"max {g} ({b.sel('llm_gpu_remapped_rows', f'cause={Q}pending{Q}')}) > 0",
+        f"max {g} ({b.sel('llm_gpu_remapped_rows_pending')}) > 0",
         b.for_("LLMGpuRowRemapPending"), "warning",
         "A GPU has a memory row remap pending until the next reset.",
         "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }} has a pending row remap; "
         "reset it at the next opportunity.",
         Runbook("A faulty row was found and will be remapped at the next GPU reset; until then the bad "
                 "row may still be used.",
-                f"{b.sel('llm_gpu_remapped_rows', f'cause={Q}pending{Q}')}",
+                f"{b.sel('llm_gpu_remapped_rows_pending')}",
                 ("An uncorrectable (or repeated correctable) memory error.",),
                 ("Drain the node and reset the GPU in a maintenance window.",)),
     ))

@@ -27,7 +27,6 @@ import os
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import pika
@@ -39,8 +38,9 @@ from gpu import fakenvml
 from inference.inference_upstream import Route, Upstream, send
 from prom import start_prometheus
 
-from bundle.common import RECORD_FILE, dashboards, panels, substitute
+from bundle.common import ALERT_FILE, RECORD_FILE, dashboards, panels, rule_groups, substitute
 from bundle.live import LiveEngine
+from monitoring.promql import metric_names, selectors
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 PROBE_MODEL = "gpt-probe"
@@ -196,8 +196,10 @@ pricing:
 """
 
 
-@pytest.mark.slow
-def test_every_panel_query_returns_data(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real exporter and a Prometheus with the recording and alerting rules, all states reached."""
+    tmp_path = tmp_path_factory.mktemp("panels")
     lib_dir = fakenvml.build()
     scenario = fakenvml.write_scenario(tmp_path / "nvml.conf", fakenvml.healthy(2, xids=[(0, 79)]))
     env = {"LD_LIBRARY_PATH": str(lib_dir), fakenvml.ENV: str(scenario)}
@@ -213,7 +215,7 @@ def test_every_panel_query_returns_data(tmp_path: Path) -> None:
         stack.callback(engine.stop)
         exp = stack.enter_context(run_exporter(_config(engine, api, rd.url, mq, js.monitor_url), tmp_path,
                                                env={**os.environ, **env}))
-        prom = stack.enter_context(start_prometheus(tmp_path, [exp.address], rule_files=[RECORD_FILE]))
+        prom = stack.enter_context(start_prometheus(tmp_path, [exp.address], rule_files=[RECORD_FILE, ALERT_FILE]))
         prom.wait_for("model:llm_cost_dollars_per_million_tokens:ratio", timeout=90)
         # The exact broker states above, as Prometheus sees them (RabbitMQ statistics lag a little).
         for expr in ('llm_queue_inflight_messages{backend="rabbitmq", queue="agents.work"} == 2',
@@ -227,10 +229,38 @@ def test_every_panel_query_returns_data(tmp_path: Path) -> None:
                      f'llm_probe_success{{target="api", model="{PROBE_MODEL}"}} == 1'):
             prom.wait_for(expr, timeout=60)
         prom.wait_for("count_over_time(llm_target_up[30s]) >= 12", timeout=90)
-        empty = []
-        for name, d in dashboards().items():
-            for p in panels(d):
-                for t in p["targets"]:
-                    if not prom.query(substitute(t["expr"], rate_interval="10s", rng="1m")):
-                        empty.append(f"{name} / {p['title']!r} [{t['refId']}]: {t['expr']}")
-        assert not empty, "panel queries without data:\n" + "\n".join(empty)
+        yield prom
+
+
+@pytest.mark.slow
+def test_every_panel_query_returns_data(live: Any) -> None:
+    empty = []
+    for name, d in dashboards().items():
+        for p in panels(d):
+            for t in p["targets"]:
+                if not live.query(substitute(t["expr"], rate_interval="10s", rng="1m")):
+                    empty.append(f"{name} / {p['title']!r} [{t['refId']}]: {t['expr']}")
+    assert not empty, "panel queries without data:\n" + "\n".join(empty)
+
+
+@pytest.mark.slow
+def test_every_rule_selector_matches_real_series(live: Any) -> None:
+    """A rule that selects a name or label value the exporter never emits can never fire.
+
+    promtool unit tests feed rules synthetic series, so they cannot catch that; here every
+    selector of every recording and alerting rule must match series the real exporter produced.
+    """
+    recorded = {r["record"] for g in rule_groups(RECORD_FILE) for r in g["rules"]}
+    unmatched = []
+    for path in (RECORD_FILE, ALERT_FILE):
+        for g in rule_groups(path):
+            for r in g["rules"]:
+                expr = r["expr"]
+                with_matchers = selectors(expr)
+                bare = metric_names(expr) - {s.split("{", 1)[0] for s in with_matchers}
+                for sel in [*with_matchers, *sorted(bare)]:
+                    if sel.split("{", 1)[0] in recorded:
+                        continue  # recorded series: their own inputs are checked as rules
+                    if not live.query(f"count({sel})"):
+                        unmatched.append(f"{r.get('record') or r.get('alert')}: {sel}")
+    assert not unmatched, "rule selectors matching no real series:\n" + "\n".join(sorted(set(unmatched)))
