@@ -401,6 +401,65 @@ def alerts(b: Bundle) -> list[Alert]:
                  "Restart the engine if it is stuck.")),
     ))
 
+    rec = b.sel("llm_gpu_recovery_action")
+    action = ("{{ if eq $value 1.0 }}a GPU reset{{ else if eq $value 2.0 }}a node reboot"
+              "{{ else if eq $value 3.0 }}draining peer-to-peer work{{ else if eq $value 4.0 }}a drain and reset"
+              "{{ else }}recovery action {{ $value }}{{ end }}")
+    rec_runbook = Runbook(
+        "The driver sets a recovery action on the GPU (NVML field NVML_FI_DEV_GET_GPU_RECOVERY_ACTION, newest "
+        "drivers): 1 GPU reset, 2 node reboot, 3 drain P2P (stop peer-to-peer / NVLink work, no reset needed "
+        "yet), 4 drain and reset. Until the action is taken the GPU may compute wrong results or fail again. "
+        "A reset or reboot (1, 2, 4) pages; drain P2P (3) opens a ticket.",
+        f"{rec} > 0",
+        ("A fatal XID (48, 63, 64, 74, 79, 94, 95, 119, 120 ...): uncorrectable memory error, row-remap "
+         "event, NVLink or GSP failure.", "A failed or pending row remap that needs a reset to apply."),
+        ("Drain the node (cordon, move the model replicas away).",
+         "Take the action the value names: nvidia-smi -r -i <gpu> for a reset (1, 4), a node reboot (2); for "
+         "drain P2P (3) stop multi-GPU jobs using peer-to-peer transfers on this GPU.",
+         "Check LLMGpuFatalXid, `nvidia-smi -q -d ECC,ROW_REMAPPER` and dmesg; open a hardware ticket if it "
+         "repeats."))
+    add(Alert(
+        "LLMGpuRecoveryActionRequired", "gpu",
+        f"max {g} ({rec}) > 0 != 3",
+        b.for_("LLMGpuRecoveryActionRequired"), "critical",
+        "The driver asks for a GPU reset or a node reboot.",
+        "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }} needs " + action
+        + " (driver recovery action {{ $value }}).",
+        rec_runbook,
+    ))
+    add(Alert(
+        "LLMGpuRecoveryActionRequired", "gpu",
+        f"max {g} ({rec}) == 3",
+        b.for_("LLMGpuRecoveryActionRequired"), "warning",
+        "The driver asks to drain peer-to-peer work from a GPU.",
+        "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }} needs " + action
+        + " (driver recovery action {{ $value }}).",
+        rec_runbook,
+    ))
+    ra = a("LLMGpuNvmlReinitializing")
+    rw = str(ra.get("window", "1h"))
+    rn = int(ra.get("min_count", 2))
+    add(Alert(
+        "LLMGpuNvmlReinitializing", "gpu",
+        f"sum {by('instance')} (increase({b.sel('llm_gpu_nvml_reinitializations_total')}[{rw}])) >= {rn}",
+        b.for_("LLMGpuNvmlReinitializing"), "warning",
+        "NVML keeps being re-initialised on a node.",
+        "The exporter on {{ $labels.instance }} re-initialised NVML {{ $value | printf \"%.0f\" }} times in the "
+        "last " + rw + ".",
+        Runbook(f"The GPU collector shut NVML down and initialised it again at least {rn} times within {rw}, "
+                "each time after a lifecycle error (driver unloaded or reloaded, NVML_ERROR_UNINITIALIZED, "
+                "library gone). Every re-initialisation restarts the GPU series (XID counters, GPM seeds); "
+                "repeated ones mean the driver on this node is unstable.",
+                f"increase({b.sel('llm_gpu_nvml_reinitializations_total')}[{rw}])",
+                ("The NVIDIA driver or its kernel module is being reloaded (GPU operator upgrade, "
+                 "driver container restarts).", "A GPU reset or a GPU falling off the bus (see LLMGpuLost, "
+                 "LLMGpuFatalXid).", "The persistence daemon (nvidia-persistenced) is not running."),
+                ("Read the exporter's log (it logs each re-initialisation and its reason) and the kernel log "
+                 "(dmesg | grep -i -e nvrm -e xid).",
+                 "Check the GPU operator / driver DaemonSet for restarts; enable persistence mode.",
+                 "Drain the node if GPUs are lost or the driver keeps reloading.")),
+    ))
+
     # --- queues ------------------------------------------------------------------------
     qv = by("backend", "target", "queue", "group")
     qa = a("LLMQueueOldestMessageTooOld")
@@ -464,6 +523,26 @@ def alerts(b: Bundle) -> list[Alert]:
                 f"delta({b.sel('llm_queue_dead_messages')}[1h])",
                 ("Agent bugs, malformed tasks, inference errors or rate limits exhausting retries.",),
                 ("Inspect a few dead messages and the worker logs; fix and replay.",)),
+    ))
+
+    dq = b.sel("llm_queue_dropped_queues")
+    add(Alert(
+        "LLMQueueTargetOverCapacity", "queue",
+        f"max {by('backend', 'target')} ({dq}) > 0",
+        b.for_("LLMQueueTargetOverCapacity"), "warning",
+        "A broker target has more queues than the exporter may export; some are not monitored.",
+        "{{ $labels.backend }} target {{ $labels.target }} has {{ $value }} queues beyond its max_queues limit; "
+        "they are not monitored.",
+        Runbook("Queue discovery on this target found more queues than the target's max_queues limit "
+                "(cardinality guard). The configured queues come first; the queues beyond the limit are "
+                "neither exported nor alerted on, so a backlog there goes unnoticed.",
+                f"{dq} > 0",
+                ("More queues were created on the broker (per-tenant or per-session queues).",
+                 "Discovery patterns (include) broader than intended.", "max_queues set too low."),
+                ("Read the exporter's log: it names the first queues not exported.",
+                 "Narrow the target's queue list or discovery pattern to the queues agents use, or raise "
+                 "max_queues (each queue adds about ten series).", "POST /-/reload and watch the value "
+                 "return to 0.")),
     ))
 
     # --- cost ---------------------------------------------------------------------------

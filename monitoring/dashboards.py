@@ -87,7 +87,7 @@ class Board:
                                         "match": "nan", "result": {"text": "No traffic", "index": 0}}}]}
         if ratio:
             defaults["max"] = 1
-        if unit in ("dateTimeFromNow",) or title.startswith("Time since"):
+        if unit in ("dateTimeFromNow",) or title.startswith(("Time since", "Time until")):
             defaults.pop("min")
         if thresholds:
             defaults["thresholds"] = {"mode": "absolute", "steps": [
@@ -391,6 +391,18 @@ def instance(b: Bundle) -> dict[str, Any]:
          "short", w=6)
     x.ts("Process open file descriptors", "Open file descriptors of the served process.",
          [(f"llm_process_open_fds{t}", "{{target}}")], "short", w=6)
+    x.row("Loaded models (Ollama /api/ps)")
+    x.ts("Loaded model memory", "Memory each loaded model holds (weights, KV cache, buffers) and the part "
+         "resident in GPU memory; the rest is offloaded to CPU. Ollama targets only.",
+         [(f"llm_model_memory_bytes{s}", "{{model}} total"),
+          (f"llm_model_gpu_memory_bytes{s}", "{{model}} in VRAM")], "bytes", w=8)
+    x.ts("Share of model in VRAM", "GPU-resident part of each loaded model; below 1 the model runs partly on "
+         "the CPU (slow). Ollama targets only.",
+         [(f"llm_model_gpu_memory_bytes{s} / (llm_model_memory_bytes{s} > 0)", "{{model}}")], "percentunit",
+         ratio=True, w=8, thresholds=[("red", None), ("orange", 0.9), ("green", 1)])
+    x.ts("Time until unload (keep-alive)", "Seconds until Ollama unloads the idle model (expires_at minus now); "
+         "negative: the expiry has passed. Ollama targets only.",
+         [(f"llm_model_expiry_timestamp_seconds{s} - time()", "{{model}}")], "s", w=8)
     x.row("Active probe (requires inference[].probe in the exporter config)", collapsed=True)
     x.ts("Probe success", "1 when the last synthetic chat completion succeeded.",
          [(f"llm_probe_success{s}", "{{model}}")], "bool", w=8, ratio=True)
@@ -418,6 +430,22 @@ def gpu_fleet(b: Bundle) -> dict[str, Any]:
            ratio=True)
     x.stat("Hottest GPU", "Highest GPU temperature.", f"max(llm_gpu_temperature_celsius{g})", "celsius",
            thresholds=[("green", None), ("orange", 83), ("red", 87)])
+    x.stat("GPUs asking for recovery", "GPUs whose driver asks for an action (recovery action above 0: GPU "
+           "reset, node reboot, drain P2P, drain and reset).",
+           f"count(llm_gpu_recovery_action{g} > 0) or vector(0)", "short", w=6,
+           thresholds=[("green", None), ("red", 1)])
+    x.stat("Row remaps pending or failed", "GPUs with a row remap waiting for a reset, or a failed remap.",
+           f"count((llm_gpu_remapped_rows_pending{g} > 0) or (llm_gpu_remapped_rows_failure{g} > 0)) or vector(0)",
+           "short", w=6, thresholds=[("green", None), ("orange", 1)])
+    x.stat("Downtrained PCIe links", "GPUs whose PCIe link runs below its maximum generation or width.",
+           f'count((llm_gpu_pcie_link_generation{_q(J, I_, chr(34).join(["state=", "current", ""]))} '
+           f'< ignoring (state) llm_gpu_pcie_link_generation{_q(J, I_, chr(34).join(["state=", "max", ""]))}) '
+           f'or (llm_gpu_pcie_link_width{_q(J, I_, chr(34).join(["state=", "current", ""]))} '
+           f'< ignoring (state) llm_gpu_pcie_link_width{_q(J, I_, chr(34).join(["state=", "max", ""]))})) '
+           f"or vector(0)", "short", w=6, thresholds=[("green", None), ("orange", 1)])
+    x.stat("Hottest GPU memory", "Highest memory (HBM) temperature; HBM3 is specified up to about 95 °C.",
+           f"max(llm_gpu_memory_temperature_celsius{g})", "celsius", w=6,
+           thresholds=[("green", None), ("orange", 85), ("red", 95)])
     node = _link(b, "gpu-node", "GPU / Node ${__field.labels.instance}", "&var-instance=${__field.labels.instance}")
     x.row("Utilisation and memory")
     x.ts("GPU utilisation", "Share of time a kernel ran, per GPU.",
@@ -430,8 +458,9 @@ def gpu_fleet(b: Bundle) -> dict[str, Any]:
     x.ts("Power", "Power draw per GPU.", [(f"llm_gpu_power_watts{g}", "{{instance}} gpu{{gpu}}")], "watt")
     x.ts("Energy per node", "Energy used per second (from the energy counter), per node.",
          [(f"sum by (instance) (rate(llm_gpu_energy_joules_total{g}[{RI}]))", "{{instance}}")], "watt")
-    x.ts("Temperature", "GPU die temperature.", [(f"llm_gpu_temperature_celsius{g}", "{{instance}} gpu{{gpu}}")],
-         "celsius")
+    x.ts("Temperature", "GPU die and memory (HBM) temperature per GPU.",
+         [(f"llm_gpu_temperature_celsius{g}", "{{instance}} gpu{{gpu}} die"),
+          (f"llm_gpu_memory_temperature_celsius{g}", "{{instance}} gpu{{gpu}} memory")], "celsius")
     x.row("Health")
     x.ts("Clock-event reasons active", "GPUs with each clock-event (throttle) reason active.",
          [(f"sum by (reason) (llm_gpu_clock_event_active{g})", "{{reason}}")], "short")
@@ -439,8 +468,13 @@ def gpu_fleet(b: Bundle) -> dict[str, Any]:
          [(f'sum by (instance, gpu) (increase(llm_gpu_ecc_errors_total{_q(J, I_, chr(34).join(["error=", "uncorrected", ""]))}[{RI}]))',  # noqa: E501
            "{{instance}} gpu{{gpu}}")], "short")
     x.ts("Remapped rows", "Remapped memory rows by cause, and pending/failure flags.",
-         [(f"sum by (instance, gpu, cause) (llm_gpu_remapped_rows{g})", "{{instance}} gpu{{gpu}} {{cause}}")],
-         "short")
+         [(f"sum by (instance, gpu, cause) (llm_gpu_remapped_rows{g})", "{{instance}} gpu{{gpu}} {{cause}}"),
+          (f"llm_gpu_remapped_rows_pending{g}", "{{instance}} gpu{{gpu}} pending"),
+          (f"llm_gpu_remapped_rows_failure{g}", "{{instance}} gpu{{gpu}} failure")], "short")
+    x.ts("Recovery action", "Action the driver asks for: 0 none, 1 GPU reset, 2 node reboot, 3 drain P2P, "
+         "4 drain and reset (NVML recovery-action field, newest drivers).",
+         [(f"llm_gpu_recovery_action{g}", "{{instance}} gpu{{gpu}}")], "short",
+         thresholds=[("green", None), ("red", 1)])
     x.ts("XID errors", "XID errors per GPU and code in the interval.",
          [(f"sum by (instance, gpu, xid) (increase(llm_gpu_xid_errors_total{g}[{RI}]))",
            "{{instance}} gpu{{gpu}} xid {{xid}}")], "short")
@@ -448,6 +482,20 @@ def gpu_fleet(b: Bundle) -> dict[str, Any]:
          [(f"rate(llm_gpu_pcie_replays_total{g}[{RI}])", "{{instance}} gpu{{gpu}}")], "short")
     x.ts("Compute processes", "Compute processes per GPU.", [(f"llm_gpu_processes{g}", "{{instance}} gpu{{gpu}}")],
          "short")
+    x.ts("NVML re-initialisations", "NVML shutdowns and re-initialisations per node in the interval (a "
+         "driver reload or lifecycle error each time).",
+         [(f"increase(llm_gpu_nvml_reinitializations_total{g}[{RI}])", "{{instance}}")], "short")
+    x.ts("Tensor-core activity (opt-in: gpu.gpm)", "Share of time the SMs ran tensor-core instructions, per "
+         "GPU (GPM, Hopper and newer; opt-in: gpu.gpm).",
+         [(f"llm_gpu_tensor_active_ratio{g}", "{{instance}} gpu{{gpu}}")], "percentunit", ratio=True)
+    x.ts("PCIe link downtrained", "Current PCIe generation and width below their maximum, per GPU (1 = "
+         "downtrained).",
+         [(f'llm_gpu_pcie_link_generation{_q(J, I_, chr(34).join(["state=", "current", ""]))} '
+           f'< bool ignoring (state) llm_gpu_pcie_link_generation{_q(J, I_, chr(34).join(["state=", "max", ""]))}',
+           "{{instance}} gpu{{gpu}} generation"),
+          (f'llm_gpu_pcie_link_width{_q(J, I_, chr(34).join(["state=", "current", ""]))} '
+           f'< bool ignoring (state) llm_gpu_pcie_link_width{_q(J, I_, chr(34).join(["state=", "max", ""]))}',
+           "{{instance}} gpu{{gpu}} width")], "short")
     x.row("Models on these GPUs")
     per_model = 'group by (job, instance, model) (llm_model_info{job=~"$job", instance=~"$instance"})'
     inst = _link(b, "instance", "LLM / Instance for ${__field.labels.model}",
@@ -479,12 +527,21 @@ def gpu_node(b: Bundle) -> dict[str, Any]:
     x.ts("Memory", "Framebuffer used, reserved by the driver, and total.",
          [(f"llm_gpu_memory_used_bytes{g}", f"{lg} used"), (f"llm_gpu_memory_reserved_bytes{g}", f"{lg} reserved"),
           (f"llm_gpu_memory_total_bytes{g}", f"{lg} total")], "bytes")
-    x.ts("Temperature", "GPU die temperature.", [(f"llm_gpu_temperature_celsius{g}", lg)], "celsius")
+    x.ts("Temperature", "GPU die and memory (HBM) temperature; memory is absent without a sensor.",
+         [(f"llm_gpu_temperature_celsius{g}", f"{lg} die"),
+          (f"llm_gpu_memory_temperature_celsius{g}", f"{lg} memory")], "celsius")
     x.ts("Power and limit", "Power draw against the enforced limit.",
          [(f"llm_gpu_power_watts{g}", f"{lg} draw"), (f"llm_gpu_power_limit_watts{g}", f"{lg} limit")], "watt")
     x.ts("Energy", "Energy per second from the energy counter.",
          [(f"rate(llm_gpu_energy_joules_total{g}[{RI}])", lg)], "watt")
     x.ts("Clocks", "Clock frequency per domain.", [(f"llm_gpu_clock_hertz{g}", f"{lg} {{{{clock}}}}")], "hertz")
+    x.ts("Fan speed", "Fan speed as a share of its maximum; absent on passively cooled GPUs (H100, A100).",
+         [(f"llm_gpu_fan_speed_ratio{g}", lg)], "percentunit", ratio=True)
+    x.ts("Performance state", "P-state as a number: 0 is full performance, higher is slower (P8 idle).",
+         [(f"llm_gpu_performance_state{g}", lg)], "short")
+    x.ts("Encoder and decoder", "Video encoder (NVENC) and decoder (NVDEC) busy shares.",
+         [(f"llm_gpu_encoder_utilization_ratio{g}", f"{lg} encoder"),
+          (f"llm_gpu_decoder_utilization_ratio{g}", f"{lg} decoder")], "percentunit", ratio=True)
     x.row("Clock events (throttling)")
     x.ts("Clock-event reasons active", "1 while the reason holds the clocks back.",
          [(f"llm_gpu_clock_event_active{g}", f"{lg} {{{{reason}}}}")], "short", w=12)
@@ -493,14 +550,65 @@ def gpu_node(b: Bundle) -> dict[str, Any]:
     x.row("Errors")
     x.ts("ECC errors", "ECC errors in the interval by error and counter.",
          [(f"increase(llm_gpu_ecc_errors_total{g}[{RI}])", f"{lg} {{{{error}}}} {{{{counter}}}}")], "short")
-    x.ts("Remapped rows", "Remapped rows by cause and the pending/failure flags.",
-         [(f"llm_gpu_remapped_rows{g}", f"{lg} {{{{cause}}}}")], "short")
+    x.ts("Remapped rows", "Remapped rows by cause and the pending/failure flags (1 = remap waits for a reset "
+         "/ remap failed: service the GPU).",
+         [(f"llm_gpu_remapped_rows{g}", f"{lg} {{{{cause}}}}"), (f"llm_gpu_remapped_rows_pending{g}", f"{lg} pending"),
+          (f"llm_gpu_remapped_rows_failure{g}", f"{lg} failure")], "short")
+    x.ts("Retired pages", "Retired memory pages by cause and the pending flag (pre-Ampere ECC GPUs; Ampere and "
+         "newer remap rows instead).",
+         [(f"llm_gpu_retired_pages{g}", f"{lg} {{{{cause}}}}"), (f"llm_gpu_retired_pages_pending{g}", f"{lg} pending")],
+         "short")
+    x.ts("Recovery action", "Action the driver asks for: 0 none, 1 GPU reset, 2 node reboot, 3 drain P2P "
+         "(drain peer-to-peer work), 4 drain and reset (NVML recovery-action field, newest drivers).",
+         [(f"llm_gpu_recovery_action{g}", lg)], "short", thresholds=[("green", None), ("red", 1)])
     x.ts("XID errors", "XID errors in the interval by code.",
          [(f"increase(llm_gpu_xid_errors_total{g}[{RI}])", f"{lg} xid {{{{xid}}}}")], "short")
     x.ts("Time since last XID", "Seconds since the last XID of each code.",
          [(f"time() - llm_gpu_xid_last_timestamp_seconds{g}", f"{lg} xid {{{{xid}}}}")], "s")
     x.ts("PCIe replays", "PCIe replays per second.", [(f"rate(llm_gpu_pcie_replays_total{g}[{RI}])", lg)], "short")
     x.ts("Compute processes", "Compute processes on the GPU.", [(f"llm_gpu_processes{g}", lg)], "short")
+    x.ts("NVML re-initialisations", "NVML shutdowns and re-initialisations on this node in the interval "
+         "(driver reload or lifecycle error); the GPU series restart from scratch each time.",
+         [(f"increase(llm_gpu_nvml_reinitializations_total{_q(J, I_)}[{RI}])", "{{instance}}")], "short")
+    x.row("PCIe link")
+    x.ts("PCIe link generation", "Current against maximum PCIe generation; current below max is a "
+         "downtrained link (bandwidth lost).",
+         [(f"llm_gpu_pcie_link_generation{g}", f"{lg} {{{{state}}}}")], "short", w=12)
+    x.ts("PCIe link width", "Current against maximum PCIe link width in lanes.",
+         [(f"llm_gpu_pcie_link_width{g}", f"{lg} {{{{state}}}}")], "short", w=12)
+    x.row("MIG instances")
+    mig_key = "job, instance, gpu, uuid, gpu_instance_id"
+    profile = (f"* on ({mig_key}) group_left (profile) "
+               f"max by ({mig_key}, profile) (llm_gpu_mig_instance_info{g})")
+    x.table("MIG devices", "MIG devices: GPU instance, compute instance, MIG UUID and profile (3g.40gb).",
+            [(f"llm_gpu_mig_instance_info{g}", "")], w=12)
+    x.ts("MIG instance memory", "Memory used and total per MIG GPU instance, labelled with its profile.",
+         [(f"llm_gpu_mig_memory_used_bytes{g} {profile}", f"{lg} GI {{{{gpu_instance_id}}}} {{{{profile}}}} used"),
+          (f"llm_gpu_mig_memory_total_bytes{g} {profile}", f"{lg} GI {{{{gpu_instance_id}}}} {{{{profile}}}} total")],
+         "bytes", w=12)
+    x.row("GPM activity (opt-in: gpu.gpm)", collapsed=True)
+    gpm = "(GPM, Hopper and newer; opt-in: gpu.gpm; no series on the first scrape after start.)"
+    x.ts("Tensor and SM activity", f"Share of time tensor cores and SMs were active, and SM occupancy (active "
+         f"warps over the maximum), between scrapes {gpm}",
+         [(f"llm_gpu_tensor_active_ratio{g}", f"{lg} tensor active"),
+          (f"llm_gpu_sm_active_ratio{g}", f"{lg} SM active"),
+          (f"llm_gpu_sm_occupancy_ratio{g}", f"{lg} SM occupancy")], "percentunit", ratio=True, w=12)
+    x.ts("DRAM and graphics activity", f"DRAM bandwidth used over the maximum and graphics/compute engine "
+         f"activity between scrapes {gpm}",
+         [(f"llm_gpu_dram_active_ratio{g}", f"{lg} DRAM active"),
+          (f"llm_gpu_graphics_active_ratio{g}", f"{lg} graphics active")], "percentunit", ratio=True, w=12)
+    x.row("PCIe throughput and NVLink (opt-in: gpu.pcie_throughput, gpu.nvlink)", collapsed=True)
+    x.ts("PCIe throughput", "PCIe transmit and receive bytes per second over the driver's 20 ms window "
+         "(opt-in: gpu.pcie_throughput).",
+         [(f"llm_gpu_pcie_transmit_bytes_per_second{g}", f"{lg} tx"),
+          (f"llm_gpu_pcie_receive_bytes_per_second{g}", f"{lg} rx")], "Bps")
+    x.ts("NVLink traffic", "NVLink bytes per second over all links of the GPU (opt-in: gpu.nvlink).",
+         [(f"sum by (job, instance, gpu) (rate(llm_gpu_nvlink_transmit_bytes_total{g}[{RI}]))", f"{lg} tx"),
+          (f"sum by (job, instance, gpu) (rate(llm_gpu_nvlink_receive_bytes_total{g}[{RI}]))", f"{lg} rx")], "Bps")
+    x.ts("NVLink errors and active links", "NVLink data-link errors per second by error (replay, recovery, CRC) "
+         "over all links, and the number of active links (opt-in: gpu.nvlink).",
+         [(f"sum by (job, instance, gpu, error) (rate(llm_gpu_nvlink_errors_total{g}[{RI}]))", f"{lg} {{{{error}}}}"),
+          (f"sum by (job, instance, gpu) (llm_gpu_nvlink_active{g})", f"{lg} active links")], "short")
     x.row("Per-process memory (requires gpu.processes: true)", collapsed=True)
     x.ts("Memory by process", "GPU memory per process.",
          [(f"llm_gpu_process_memory_bytes{g}", f"{lg} {{{{process}}}} ({{{{pid}}}})")], "bytes", w=24)
@@ -536,6 +644,11 @@ def pipeline(b: Bundle) -> dict[str, Any]:
     x.ts("Delayed messages", "Scheduled or deferred messages not yet due.",
          [(f"llm_queue_delayed_messages{q} {agent}", lq)], "short")
     x.ts("Consumers", "Consumers or workers per queue.", [(f"llm_queue_consumers{q} {agent}", lq)], "short")
+    x.ts("NATS redelivering and waiting pulls", "NATS JetStream consumers: unacknowledged messages delivered "
+         "more than once (num_redelivered, a gauge), and outstanding pull requests waiting for messages "
+         "(num_waiting: idle consumer capacity).",
+         [(f"llm_queue_redelivering_messages{q} {agent}", f"{lq} redelivering"),
+          (f"llm_queue_pull_requests_waiting{q} {agent}", f"{lq} pull requests waiting")], "short")
     x.row("Throughput and failures")
     x.ts("Enqueued and completed", "Messages accepted and completed per second.",
          [(f"rate(llm_queue_enqueued_total{q}[{RI}]) {agent}", f"{lq} enqueued"),
@@ -617,6 +730,10 @@ def exporter(b: Bundle) -> dict[str, Any]:
     x.table("Exporter builds", "Exporter version and Python runtime.", [(f"llm_exporter_build_info{e}", "")], w=12)
     x.ts("Config reloads", "Last reload result and time since the last successful load.",
          [(f"llm_exporter_config_last_reload_successful{e}", "{{instance}} ok")], "short", ratio=True, w=12)
+    x.ts("Queues over max_queues", "Queues found on a broker target beyond its max_queues limit and therefore "
+         "not monitored; above 0, raise max_queues or narrow the queue list.",
+         [(f"llm_queue_dropped_queues{e}", "{{instance}} {{backend}} {{target}}")], "short", w=12,
+         thresholds=[("green", None), ("orange", 1)])
     x.ts("Time since last successful config load", "Seconds since the config was last loaded successfully.",
          [(f"time() - llm_exporter_config_last_reload_success_timestamp_seconds{e}", "{{instance}}")], "s", w=12)
     return _dashboard(b, "exporter", "LLM / Exporter health",

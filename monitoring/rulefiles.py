@@ -75,8 +75,8 @@ def runbook(b: Bundle, name: str) -> str:
     rb = a.runbook
     sev = ", ".join(sorted({t.severity for t in tiers}))
     exprs = "\n\n".join(
-        (f"Tier {' '.join(f'{k}={v}' for k, v in sorted(t.labels.items()))} (severity {t.severity}, "
-         f"for {t.for_}):\n\n" if len(tiers) > 1 else "")
+        (f"{'Tier ' + ' '.join(f'{k}={v}' for k, v in sorted(t.labels.items())) + ' (s' if t.labels else 'S'}"
+         f"everity {t.severity}, for {t.for_}{')' if t.labels else ''}:\n\n" if len(tiers) > 1 else "")
         + "```promql\n" + t.expr + "\n```" for t in tiers)
     lines = [
         f"# {name}",

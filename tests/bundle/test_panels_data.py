@@ -6,7 +6,11 @@ exporter reads:
 - a live-looking vLLM (fixture served by a local HTTP server, counters growing) with its process;
 - an OpenAI-compatible API (the inference tests' local server) with an active streaming probe
   that returns rate-limit headers;
-- the fake NVML (tests/gpu) with two H100s and an XID;
+- an Ollama server (the inference tests' local server answering /api/ps and /api/version with the
+  Ollama fixtures): loaded-model memory, VRAM and keep-alive expiry;
+- the fake NVML (tests/gpu) with GPM, PCIe throughput and NVLink turned on: two H100s (one with an
+  XID), an H100 in MIG mode (a 3g.40gb GPU instance with two compute instances and a 2g.20gb one)
+  and a fan-cooled Turing Quadro (fan speed, retired pages, no row remapping, no GPM);
 - a real Redis: a plain list, a Celery queue with a fetched ETA task (in flight and delayed) and
   a stream whose consumer group holds unacknowledged entries;
 - a real RabbitMQ: a work queue with a dead-letter exchange, one message dead-lettered, one
@@ -35,7 +39,7 @@ import redis
 from brokers import nats_server, rabbitmq_server, redis_server
 from exporter_proc import run_exporter
 from gpu import fakenvml
-from inference.inference_upstream import Route, Upstream, send
+from inference.inference_upstream import Route, Upstream, fixture, send
 from prom import start_prometheus
 
 from bundle.common import ALERT_FILE, RECORD_FILE, dashboards, panels, rule_groups, substitute
@@ -75,6 +79,30 @@ def _openai_api() -> Upstream:
     models = json.dumps({"object": "list", "data": [{"id": PROBE_MODEL, "object": "model"}]}).encode()
     return Upstream({"GET /v1/models": send(200, models, "application/json"),
                      "POST /v1/chat/completions": _sse_chat(LIMITS)})
+
+
+def _ollama() -> Upstream:
+    """An Ollama server: the routes the collector reads, with the captured Ollama payloads."""
+    return Upstream({"/api/ps": send(200, fixture("ollama-ps.json"), "application/json"),
+                     "/api/version": send(200, fixture("ollama-version.json"), "application/json")})
+
+
+def _gpus() -> str:
+    """Two H100s (an XID on the first), an H100 in MIG mode and a fan-cooled Turing Quadro with ECC."""
+    mig_gpu = fakenvml.h100(2, mig=1, procs="", unsupported=",".join([
+        "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetEncoderUtilization", "nvmlDeviceGetDecoderUtilization",
+        "nvmlDeviceGetFanSpeed", "nvmlDeviceGetRetiredPages", "nvmlDeviceGetRetiredPagesPendingStatus"]))
+    migs = [{"gi": 1, "ci": ci, "profile_id": 9, "uuid": f"MIG-aaaaaaaa-0000-5000-8000-00000000000{ci + 1}",
+             "mem_total": 40 * fakenvml.GIB, "mem_used": 5 * fakenvml.GIB, "procs": f"{5001 + ci}:{2 * fakenvml.GIB}"}
+            for ci in (0, 1)]
+    migs.append({"gi": 2, "ci": 0, "profile_id": 14, "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000003",
+                 "mem_total": 20 * fakenvml.GIB, "mem_used": 7 * fakenvml.GIB, "procs": f"5003:{7 * fakenvml.GIB}"})
+    # Turing (pre-Ampere): a fan, page retirement instead of row remapping, no MIG, no GPM, no NVLink.
+    quadro = fakenvml.h100(3, name="Quadro RTX 8000", brand=2, arch=7, cc="7.5", mem_total=48 * fakenvml.GIB,
+                           fan=35, pstate=2, retired_sbe=2, retired_dbe=1, retired_pending=1, gpm_supported=0,
+                           nvlinks=0, unsupported="nvmlDeviceGetRemappedRows,nvmlDeviceGetMigMode")
+    gpus = [fakenvml.h100(0), fakenvml.h100(1), mig_gpu, quadro]
+    return fakenvml.render(gpus, {2: migs}, xids=[(0, 79)])
 
 
 @contextlib.contextmanager
@@ -155,7 +183,8 @@ async def _fill_jetstream(url: str) -> None:
         await nc.close()
 
 
-def _config(engine: LiveEngine, api: Upstream, redis_url: str, rabbit: Any, nats_monitor: str) -> str:
+def _config(engine: LiveEngine, api: Upstream, ollama: Upstream, redis_url: str, rabbit: Any,
+            nats_monitor: str) -> str:
     return f"""
 inference:
   - name: vllm-a
@@ -166,9 +195,15 @@ inference:
     url: {api.url}
     server: openai
     probe: {{model: {PROBE_MODEL}, interval: 2s, timeout: 5s, max_tokens: 4}}
+  - name: ollama
+    url: {ollama.url}
+    server: ollama
 gpu:
   enabled: true
   processes: true
+  gpm: true
+  pcie_throughput: true
+  nvlink: true
 queues:
   - name: redis-a
     backend: redis
@@ -201,7 +236,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real exporter and a Prometheus with the recording and alerting rules, all states reached."""
     tmp_path = tmp_path_factory.mktemp("panels")
     lib_dir = fakenvml.build()
-    scenario = fakenvml.write_scenario(tmp_path / "nvml.conf", fakenvml.healthy(2, xids=[(0, 79)]))
+    scenario = fakenvml.write_scenario(tmp_path / "nvml.conf", _gpus())
     env = {"LD_LIBRARY_PATH": str(lib_dir), fakenvml.ENV: str(scenario)}
     with contextlib.ExitStack() as stack:
         mq = stack.enter_context(rabbitmq_server(tmp_path))
@@ -211,9 +246,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         stack.enter_context(_redis_queues(rd.url))
         asyncio.run(_fill_jetstream(js.url))
         api = stack.enter_context(_openai_api())
+        ollama = stack.enter_context(_ollama())
         engine = LiveEngine("vllm-v1.prom").start()
         stack.callback(engine.stop)
-        exp = stack.enter_context(run_exporter(_config(engine, api, rd.url, mq, js.monitor_url), tmp_path,
+        exp = stack.enter_context(run_exporter(_config(engine, api, ollama, rd.url, mq, js.monitor_url), tmp_path,
                                                env={**os.environ, **env}))
         prom = stack.enter_context(start_prometheus(tmp_path, [exp.address], rule_files=[RECORD_FILE, ALERT_FILE]))
         prom.wait_for("model:llm_cost_dollars_per_million_tokens:ratio", timeout=90)
@@ -226,7 +262,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                      'llm_queue_delayed_messages{backend="celery", queue="planner"} == 1',
                      'llm_queue_inflight_messages{backend="redis_stream", queue="tool-calls"} == 2',
                      'llm_queue_inflight_messages{backend="nats", queue="TASKS"} == 2',
-                     f'llm_probe_success{{target="api", model="{PROBE_MODEL}"}} == 1'):
+                     f'llm_probe_success{{target="api", model="{PROBE_MODEL}"}} == 1',
+                     'llm_model_gpu_memory_bytes{target="ollama", model="llama3.2:3b"} == 2549809152',
+                     'llm_gpu_mig_instance_info{profile="3g.40gb"}',
+                     'llm_gpu_fan_speed_ratio{gpu="3"} == 0.35',
+                     'llm_gpu_retired_pages_pending{gpu="3"} == 1',
+                     'llm_gpu_tensor_active_ratio{gpu="0"} == 0.25',
+                     'llm_queue_pull_requests_waiting{backend="nats", queue="TASKS"}'):
             prom.wait_for(expr, timeout=60)
         prom.wait_for("count_over_time(llm_target_up[30s]) >= 12", timeout=90)
         yield prom
