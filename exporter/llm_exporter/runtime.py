@@ -65,11 +65,12 @@ class Runtime:
         """Deadline from X-Prometheus-Scrape-Timeout-Seconds minus the offset, capped by config."""
         sc = self.config.scrape
         timeout = sc.timeout
-        if header:
-            try:
-                timeout = min(float(header), timeout) if float(header) > 0 else timeout
-            except ValueError:
-                pass
+        try:
+            asked = float(header) if header else 0.0
+        except ValueError:
+            asked = 0.0
+        if asked > 0:
+            timeout = min(asked, timeout)
         return max(0.05, timeout - sc.timeout_offset)
 
     def collect(self, timeout: float) -> MetricSet:

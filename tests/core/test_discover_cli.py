@@ -6,11 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import REPO, free_port
-
-sys.path.insert(0, str(REPO / "tests" / "inference"))
-from inference_upstream import Upstream, fixture, send
+from inference.inference_upstream import Upstream, fixture, send
 from llm_exporter.config import load_config_text
+from support import free_port
 
 
 def test_discover_prints_valid_config(tmp_path: Path) -> None:
