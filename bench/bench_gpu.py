@@ -74,10 +74,11 @@ def main() -> None:
     os.environ[fakenvml.ENV] = str(scenario)
 
     rows = []
-    for label, cfg in (("default set", GpuConfig(enabled=True)),
-                       ("default + gpm", GpuConfig(enabled=True, gpm=True)),
-                       ("all opt-ins", GpuConfig(enabled=True, processes=True, pcie_throughput=True, nvlink=True,
-                                                 gpm=True))):
+    for label, cfg in (
+        ("default set", GpuConfig(enabled=True)),
+        ("default + gpm", GpuConfig(enabled=True, gpm=True)),
+        ("all opt-ins", GpuConfig(enabled=True, processes=True, pcie_throughput=True, nvlink=True, gpm=True)),
+    ):
         c = GpuCollector(cfg)
         per = cpu_per_collection(c, args.timed)
         rows.append((label, per * 1e3, per * 1e3 / GPUS))

@@ -130,8 +130,11 @@ queues:
         pipe = client.pipeline(transaction=False)
         for reader in collector._readers:
             reader.add(pipe)
-        stack = [(c.args, c.options) for c in pipe.command_stack] if hasattr(pipe.command_stack[0], "args") \
+        stack = (
+            [(c.args, c.options) for c in pipe.command_stack]
+            if hasattr(pipe.command_stack[0], "args")
             else [(c[0], c[1]) for c in pipe.command_stack]
+        )
         naive_times, naive_trips = [], 0
         for _ in range(max(3, args.scrapes // 4)):
             COUNT["round_trips"] = 0
@@ -151,15 +154,23 @@ queues:
     med = statistics.median(times)
     print(f"Redis target with {rows} queue rows ({args.queues} queues: Celery with priority lists, RQ, streams)")
     print(f"{'scrape':<34}{'round trips':>12}{'commands':>10}{'median ms':>11}{'max ms':>9}")
-    print(f"{'first (connect + discovery)':<34}{first[0]:>12}{first[1]:>10}{first[2] * 1000:>11.2f}"
-          f"{first[2] * 1000:>9.2f}")
-    print(f"{'steady state (one pipeline)':<34}{'/'.join(map(str, trips)):>12}{cmds:>10.0f}{med * 1000:>11.2f}"
-          f"{max(times) * 1000:>9.2f}")
+    print(
+        f"{'first (connect + discovery)':<34}{first[0]:>12}{first[1]:>10}{first[2] * 1000:>11.2f}"
+        f"{first[2] * 1000:>9.2f}"
+    )
+    print(
+        f"{'steady state (one pipeline)':<34}{'/'.join(map(str, trips)):>12}{cmds:>10.0f}{med * 1000:>11.2f}"
+        f"{max(times) * 1000:>9.2f}"
+    )
     nmed = statistics.median(naive_times)
-    print(f"{'same commands, no pipeline':<34}{naive_trips:>12}{len(stack):>10}{nmed * 1000:>11.2f}"
-          f"{max(naive_times) * 1000:>9.2f}")
-    print(f"pipeline speed-up: {nmed / med:.1f}x; round trips per scrape after discovery: "
-          f"{'/'.join(map(str, trips))} (must be 1)")
+    print(
+        f"{'same commands, no pipeline':<34}{naive_trips:>12}{len(stack):>10}{nmed * 1000:>11.2f}"
+        f"{max(naive_times) * 1000:>9.2f}"
+    )
+    print(
+        f"pipeline speed-up: {nmed / med:.1f}x; round trips per scrape after discovery: "
+        f"{'/'.join(map(str, trips))} (must be 1)"
+    )
     if trips != [1]:
         raise SystemExit("FAIL: more than one round trip per scrape")
 

@@ -113,17 +113,32 @@ def main() -> None:
         cfg = Path(d) / "config.yml"
         cfg.write_text("gpu:\n  enabled: false\nscrape:\n  min_interval: 0s\n")
         p1, p2 = free_port(), free_port()
-        ours = measure([sys.executable, "-m", "llm_exporter", f"--config.file={cfg}",
-                        f"--web.listen-address=127.0.0.1:{p1}", "--log.level=error", "--web.max-requests=0"],
-                       p1, args.scrapes, args.concurrency)
+        ours = measure(
+            [
+                sys.executable,
+                "-m",
+                "llm_exporter",
+                f"--config.file={cfg}",
+                f"--web.listen-address=127.0.0.1:{p1}",
+                "--log.level=error",
+                "--web.max-requests=0",
+            ],
+            p1,
+            args.scrapes,
+            args.concurrency,
+        )
         base = measure([sys.executable, "-c", BASELINE, str(p2)], p2, args.scrapes, args.concurrency)
-    print(f"scrape benchmark: {args.scrapes} scrapes, {args.concurrency} concurrent scrapers, "
-          f"{os.cpu_count()} CPUs, self metrics only (min_interval 0: every scrape collects)")
+    print(
+        f"scrape benchmark: {args.scrapes} scrapes, {args.concurrency} concurrent scrapers, "
+        f"{os.cpu_count()} CPUs, self metrics only (min_interval 0: every scrape collects)"
+    )
     print(f"{'server':<38}{'median ms':>11}{'p99 ms':>10}{'CPU ms/scrape':>15}{'bytes':>8}")
     for name, r in (("llm-exporter", ours), ("baseline prometheus_client server", base)):
         print(f"{name:<38}{r['median_ms']:>11.3f}{r['p99_ms']:>10.3f}{r['cpu_ms_per_scrape']:>15.3f}{r['bytes']:>8.0f}")
-    print(f"{'ratio llm-exporter / baseline':<38}{ours['median_ms'] / base['median_ms']:>11.2f}"
-          f"{ours['p99_ms'] / base['p99_ms']:>10.2f}{ours['cpu_ms_per_scrape'] / base['cpu_ms_per_scrape']:>15.2f}")
+    print(
+        f"{'ratio llm-exporter / baseline':<38}{ours['median_ms'] / base['median_ms']:>11.2f}"
+        f"{ours['p99_ms'] / base['p99_ms']:>10.2f}{ours['cpu_ms_per_scrape'] / base['cpu_ms_per_scrape']:>15.2f}"
+    )
 
 
 if __name__ == "__main__":

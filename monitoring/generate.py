@@ -1,9 +1,9 @@
 """Write every generated artefact; ``--check`` fails when the committed files are stale.
 
-    python -m monitoring.generate                 # rewrite alerts/ and dashboards/
-    python -m monitoring.generate --check         # exit 1 and list stale files
-    python -m monitoring.generate --out DIR       # write under DIR instead of the repo
-    python -m monitoring.generate --bundle FILE   # another bundle config
+python -m monitoring.generate                 # rewrite alerts/ and dashboards/
+python -m monitoring.generate --check         # exit 1 and list stale files
+python -m monitoring.generate --out DIR       # write under DIR instead of the repo
+python -m monitoring.generate --bundle FILE   # another bundle config
 """
 
 from __future__ import annotations
@@ -29,14 +29,18 @@ def render(b: Bundle) -> dict[str, str]:
     return files
 
 
-GENERATED_DIRS = ("alerts/rules", "alerts/runbooks", "dashboards/grafana", "dashboards/provisioning/dashboards",
-                  "dashboards/provisioning/datasources")
+GENERATED_DIRS = (
+    "alerts/rules",
+    "alerts/runbooks",
+    "dashboards/grafana",
+    "dashboards/provisioning/dashboards",
+    "dashboards/provisioning/datasources",
+)
 
 
 def stale(files: dict[str, str], root: Path) -> list[str]:
     """Files that differ, are missing, or exist but are no longer generated."""
-    out = [p for p, text in files.items()
-           if not (root / p).is_file() or (root / p).read_text(encoding="utf-8") != text]
+    out = [p for p, text in files.items() if not (root / p).is_file() or (root / p).read_text(encoding="utf-8") != text]
     for d in GENERATED_DIRS:
         for f in sorted((root / d).glob("*")) if (root / d).is_dir() else ():
             rel = f.relative_to(root).as_posix()
@@ -46,8 +50,9 @@ def stale(files: dict[str, str], root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m monitoring.generate", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m monitoring.generate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
     ap.add_argument("--out", default=str(REPO))
     ap.add_argument("--check", action="store_true")

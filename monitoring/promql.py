@@ -9,8 +9,24 @@ from __future__ import annotations
 
 import re
 
-KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
-            "bool", "offset", "inf", "nan", "atan2", "topk", "bottomk"}
+KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+    "atan2",
+    "topk",
+    "bottomk",
+}
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _BRACES = re.compile(r"\{[^{}]*\}")
 _RANGE = re.compile(r"\[[^\[\]]*\]")
@@ -21,7 +37,7 @@ _IDENT = re.compile(r"(?<![\w:.$])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?")
 def metric_names(expr: str) -> set[str]:
     """Metric (or recorded series) names selected by ``expr``."""
     text = _STRING.sub('""', expr)
-    text = re.sub(r"\$\{?\w+\}?", "x", text)   # Grafana variables (only inside matchers/ranges)
+    text = re.sub(r"\$\{?\w+\}?", "x", text)  # Grafana variables (only inside matchers/ranges)
     text = _BRACES.sub(" ", text)
     text = _RANGE.sub(" ", text)
     text = _LABEL_LIST.sub(" ", text)

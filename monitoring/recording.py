@@ -32,10 +32,10 @@ class Rule:
 class Sli:
     """One SLI: ``events`` per second and the ``bad`` share of them, per model."""
 
-    key: str            # errors, ttft, inter_token (bundle slo.slis key)
+    key: str  # errors, ttft, inter_token (bundle slo.slis key)
     title: str
-    events: str         # recorded metric part for the event rate
-    bad: str            # recorded metric part for the bad-event ratio
+    events: str  # recorded metric part for the event rate
+    bad: str  # recorded metric part for the bad-event ratio
     objective: float
     floor: float
     threshold: float | None
@@ -53,14 +53,33 @@ class Sli:
 def slis(b: Bundle) -> list[Sli]:
     s = b["slo"]["slis"]
     return [
-        Sli("errors", "Errors", "llm_slo_requests", "llm_slo_failed_requests",
-            float(s["errors"]["objective"]), float(s["errors"]["min_events_per_second"]), None),
-        Sli("ttft", "Time to first token", "llm_slo_first_tokens", "llm_slo_slow_first_tokens",
-            float(s["ttft"]["objective"]), float(s["ttft"]["min_events_per_second"]),
-            float(s["ttft"]["threshold_seconds"])),
-        Sli("inter_token", "Inter-token latency", "llm_slo_inter_tokens", "llm_slo_slow_inter_tokens",
-            float(s["inter_token"]["objective"]), float(s["inter_token"]["min_events_per_second"]),
-            float(s["inter_token"]["threshold_seconds"])),
+        Sli(
+            "errors",
+            "Errors",
+            "llm_slo_requests",
+            "llm_slo_failed_requests",
+            float(s["errors"]["objective"]),
+            float(s["errors"]["min_events_per_second"]),
+            None,
+        ),
+        Sli(
+            "ttft",
+            "Time to first token",
+            "llm_slo_first_tokens",
+            "llm_slo_slow_first_tokens",
+            float(s["ttft"]["objective"]),
+            float(s["ttft"]["min_events_per_second"]),
+            float(s["ttft"]["threshold_seconds"]),
+        ),
+        Sli(
+            "inter_token",
+            "Inter-token latency",
+            "llm_slo_inter_tokens",
+            "llm_slo_slow_inter_tokens",
+            float(s["inter_token"]["objective"]),
+            float(s["inter_token"]["min_events_per_second"]),
+            float(s["inter_token"]["threshold_seconds"]),
+        ),
     ]
 
 
@@ -87,17 +106,21 @@ def groups(b: Bundle) -> list[tuple[str, str | None, list[Rule]]]:
     by, by_le = b.by("model"), b.by("model", "le")
     inf: list[Rule] = [
         Rule(f"model:llm_requests:rate{w}", f"sum {by} (rate({b.sel('llm_requests_total')}[{w}]))"),
-        Rule(f"model_finish_reason:llm_requests:rate{w}",
-             f"sum {b.by('model', 'finish_reason')} (rate({b.sel('llm_requests_total')}[{w}]))"),
+        Rule(
+            f"model_finish_reason:llm_requests:rate{w}",
+            f"sum {b.by('model', 'finish_reason')} (rate({b.sel('llm_requests_total')}[{w}]))",
+        ),
         Rule(f"model:llm_prompt_tokens:rate{w}", f"sum {by} (rate({b.sel('llm_prompt_tokens_total')}[{w}]))"),
-        Rule(f"model:llm_generation_tokens:rate{w}",
-             f"sum {by} (rate({b.sel('llm_generation_tokens_total')}[{w}]))"),
-        Rule(f"model:llm_tokens:rate{w}",
-             f"model:llm_prompt_tokens:rate{w} + model:llm_generation_tokens:rate{w}"),
-        Rule(f"model:llm_prefix_cache_queried_tokens:rate{w}",
-             f"sum {by} (rate({b.sel('llm_prefix_cache_queried_tokens_total')}[{w}]))"),
-        Rule(f"model:llm_prefix_cache_hit_tokens:rate{w}",
-             f"sum {by} (rate({b.sel('llm_prefix_cache_hit_tokens_total')}[{w}]))"),
+        Rule(f"model:llm_generation_tokens:rate{w}", f"sum {by} (rate({b.sel('llm_generation_tokens_total')}[{w}]))"),
+        Rule(f"model:llm_tokens:rate{w}", f"model:llm_prompt_tokens:rate{w} + model:llm_generation_tokens:rate{w}"),
+        Rule(
+            f"model:llm_prefix_cache_queried_tokens:rate{w}",
+            f"sum {by} (rate({b.sel('llm_prefix_cache_queried_tokens_total')}[{w}]))",
+        ),
+        Rule(
+            f"model:llm_prefix_cache_hit_tokens:rate{w}",
+            f"sum {by} (rate({b.sel('llm_prefix_cache_hit_tokens_total')}[{w}]))",
+        ),
         Rule("model:llm_requests_running:sum", f"sum {by} ({b.sel('llm_requests_running')})"),
         Rule("model:llm_requests_waiting:sum", f"sum {by} ({b.sel('llm_requests_waiting')})"),
         Rule("model:llm_kv_cache_usage_ratio:max", f"max {by} ({b.sel('llm_kv_cache_usage_ratio')})"),
@@ -116,36 +139,48 @@ def groups(b: Bundle) -> list[tuple[str, str | None, list[Rule]]]:
             total, ratio = _sli_exprs(b, sli, win)
             slo_rules.append(Rule(sli.events_rule(win), total))
             slo_rules.append(Rule(sli.ratio_rule(win), ratio))
-        slo_rules.append(Rule(sli.budget_rule(period),
-                              f"1 - {sli.ratio_rule(period)} / {1 - sli.objective:.6g}"))
+        slo_rules.append(Rule(sli.budget_rule(period), f"1 - {sli.ratio_rule(period)} / {1 - sli.objective:.6g}"))
     gpu_on = b.on("instance")
     cost: list[Rule] = [
-        Rule(f"model:llm_token_cost_dollars:rate{w}",
-             f"model:llm_prompt_tokens:rate{w}\n  * on (model) group_left ()"
-             f" max by (model) ({b.sel('llm_pricing_prompt_token_dollars')})\n"
-             f"+\nmodel:llm_generation_tokens:rate{w}\n  * on (model) group_left ()"
-             f" max by (model) ({b.sel('llm_pricing_generation_token_dollars')})"),
+        Rule(
+            f"model:llm_token_cost_dollars:rate{w}",
+            f"model:llm_prompt_tokens:rate{w}\n  * on (model) group_left ()"
+            f" max by (model) ({b.sel('llm_pricing_prompt_token_dollars')})\n"
+            f"+\nmodel:llm_generation_tokens:rate{w}\n  * on (model) group_left ()"
+            f" max by (model) ({b.sel('llm_pricing_generation_token_dollars')})",
+        ),
         # GPUs of the pod (same job and instance) that serves the model; a pod serving two
         # models counts its GPUs for both.
-        Rule("instance_model:llm_gpus:count",
-             f"group {b.by('instance', 'model')} ({b.sel('llm_model_info')})\n"
-             f"  * {gpu_on} group_left ()\ncount {b.by('instance')} ({b.sel('llm_gpu_info')})"),
-        Rule("model:llm_gpu_cost_dollars_per_second:sum",
-             f"sum {by} (instance_model:llm_gpus:count)\n  * on () group_left ()"
-             f" max ({b.sel('llm_pricing_gpu_second_dollars')})"),
-        Rule("model:llm_cost_dollars_per_second:sum",
-             f"(model:llm_token_cost_dollars:rate{w} + model:llm_gpu_cost_dollars_per_second:sum)\n"
-             f"or model:llm_token_cost_dollars:rate{w}\nor model:llm_gpu_cost_dollars_per_second:sum"),
-        Rule("model:llm_cost_dollars_per_million_tokens:ratio",
-             f"model:llm_cost_dollars_per_second:sum / (model:llm_tokens:rate{w} > 0) * 1e6"),
-        Rule("job:llm_gpu_cost_dollars_per_second:sum",
-             f"count {b.by()} ({b.sel('llm_gpu_info')})\n  * on () group_left ()"
-             f" max ({b.sel('llm_pricing_gpu_second_dollars')})"),
-        Rule("job:llm_cost_dollars_per_second:sum",
-             f"(sum {b.by()} (model:llm_token_cost_dollars:rate{w}) + job:llm_gpu_cost_dollars_per_second:sum)\n"
-             f"or sum {b.by()} (model:llm_token_cost_dollars:rate{w})\nor job:llm_gpu_cost_dollars_per_second:sum"),
-        Rule("job:llm_gpu_energy_joules:rate" + w,
-             f"sum {b.by()} (rate({b.sel('llm_gpu_energy_joules_total')}[{w}]))"),
+        Rule(
+            "instance_model:llm_gpus:count",
+            f"group {b.by('instance', 'model')} ({b.sel('llm_model_info')})\n"
+            f"  * {gpu_on} group_left ()\ncount {b.by('instance')} ({b.sel('llm_gpu_info')})",
+        ),
+        Rule(
+            "model:llm_gpu_cost_dollars_per_second:sum",
+            f"sum {by} (instance_model:llm_gpus:count)\n  * on () group_left ()"
+            f" max ({b.sel('llm_pricing_gpu_second_dollars')})",
+        ),
+        Rule(
+            "model:llm_cost_dollars_per_second:sum",
+            f"(model:llm_token_cost_dollars:rate{w} + model:llm_gpu_cost_dollars_per_second:sum)\n"
+            f"or model:llm_token_cost_dollars:rate{w}\nor model:llm_gpu_cost_dollars_per_second:sum",
+        ),
+        Rule(
+            "model:llm_cost_dollars_per_million_tokens:ratio",
+            f"model:llm_cost_dollars_per_second:sum / (model:llm_tokens:rate{w} > 0) * 1e6",
+        ),
+        Rule(
+            "job:llm_gpu_cost_dollars_per_second:sum",
+            f"count {b.by()} ({b.sel('llm_gpu_info')})\n  * on () group_left ()"
+            f" max ({b.sel('llm_pricing_gpu_second_dollars')})",
+        ),
+        Rule(
+            "job:llm_cost_dollars_per_second:sum",
+            f"(sum {b.by()} (model:llm_token_cost_dollars:rate{w}) + job:llm_gpu_cost_dollars_per_second:sum)\n"
+            f"or sum {b.by()} (model:llm_token_cost_dollars:rate{w})\nor job:llm_gpu_cost_dollars_per_second:sum",
+        ),
+        Rule("job:llm_gpu_energy_joules:rate" + w, f"sum {b.by()} (rate({b.sel('llm_gpu_energy_joules_total')}[{w}]))"),
     ]
     an = b["anomaly"]
     offsets = " or\n".join(

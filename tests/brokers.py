@@ -46,8 +46,12 @@ class _Proc:
     def _spawn(self) -> None:
         log = open(self.workdir / self.log_name, "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            self.argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env}, start_new_session=True,
+            self.argv,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            start_new_session=True,
         )
         log.close()
 
@@ -99,8 +103,23 @@ def redis_server(tmp_path: Path, password: str | None = None) -> Iterator[RedisS
     port = free_port()
     workdir = Path(tmp_path) / f"redis-{port}"
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(workdir), "--daemonize", "no", "--protected-mode", "no"]
+    argv = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "no",
+    ]
     if password:
         argv += ["--requirepass", password]
     server = RedisServer(argv=argv, workdir=workdir, log_name="redis.log", port=port, password=password)
@@ -132,8 +151,11 @@ class NatsServer(_Proc):
     def start(self) -> None:
         self._spawn()
         try:
-            wait_for(lambda: requests.get(self.monitor_url + "/healthz?js-enabled-only=true", timeout=1).ok,
-                     timeout=30, what="nats-server /healthz")
+            wait_for(
+                lambda: requests.get(self.monitor_url + "/healthz?js-enabled-only=true", timeout=1).ok,
+                timeout=30,
+                what="nats-server /healthz",
+            )
         except TimeoutError:
             raise RuntimeError(f"nats-server did not start:\n{self.log_tail()}") from None
 
@@ -148,8 +170,20 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     port, monitor = free_port(), free_port()
     workdir = Path(tmp_path) / f"nats-{port}"
     (workdir / "js").mkdir(parents=True, exist_ok=True)
-    argv = [binary, "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js", "-sd", str(workdir / "js"),
-            "-n", f"test-{port}"]
+    argv = [
+        binary,
+        "-a",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-m",
+        str(monitor),
+        "-js",
+        "-sd",
+        str(workdir / "js"),
+        "-n",
+        f"test-{port}",
+    ]
     server = NatsServer(argv=argv, workdir=workdir, log_name="nats.log", port=port, monitor_port=monitor)
     server.start()
     try:
@@ -188,8 +222,7 @@ class RabbitMQServer(_Proc):
         def ready() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError("rabbitmq-server exited")
-            r = requests.get(self.management_url + "/api/overview", auth=(self.username, self.password),
-                             timeout=2)
+            r = requests.get(self.management_url + "/api/overview", auth=(self.username, self.password), timeout=2)
             return r.ok
 
         try:
@@ -203,8 +236,12 @@ class RabbitMQServer(_Proc):
         # epmd is started by the node on our private port; stop it with the node.
         epmd = "/usr/bin/epmd" if os.path.exists("/usr/bin/epmd") else "epmd"
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run([epmd, "-port", str(self.epmd_port), "-kill"], capture_output=True, timeout=10,
-                           env={**os.environ, "ERL_EPMD_PORT": str(self.epmd_port)})
+            subprocess.run(
+                [epmd, "-port", str(self.epmd_port), "-kill"],
+                capture_output=True,
+                timeout=10,
+                env={**os.environ, "ERL_EPMD_PORT": str(self.epmd_port)},
+            )
 
 
 @contextlib.contextmanager
@@ -215,8 +252,10 @@ def rabbitmq_server(tmp_path: Path, timeout: float = 120.0) -> Iterator[RabbitMQ
     new message counts quickly. Boot takes 10-30 s: use it from a session-scoped fixture.
     """
     need_binary("rabbitmq-server")
-    script = next((p for p in ("/usr/lib/rabbitmq/bin/rabbitmq-server", "/usr/sbin/rabbitmq-server")
-                   if os.access(p, os.X_OK)), "rabbitmq-server")
+    script = next(
+        (p for p in ("/usr/lib/rabbitmq/bin/rabbitmq-server", "/usr/sbin/rabbitmq-server") if os.access(p, os.X_OK)),
+        "rabbitmq-server",
+    )
     amqp, mgmt, dist, epmd = free_port(), free_port(), free_port(), free_port()
     workdir = Path(tmp_path) / f"rabbitmq-{amqp}"
     for sub in ("mnesia", "log", "home"):
@@ -254,8 +293,16 @@ def rabbitmq_server(tmp_path: Path, timeout: float = 120.0) -> Iterator[RabbitMQ
         "RABBITMQ_PID_FILE": str(workdir / "rabbitmq.pid"),
         "RABBITMQ_USE_LONGNAME": "false",
     }
-    server = RabbitMQServer(argv=[script], workdir=workdir, env=env, log_name="rabbitmq.log",
-                            amqp_port=amqp, management_port=mgmt, dist_port=dist, epmd_port=epmd)
+    server = RabbitMQServer(
+        argv=[script],
+        workdir=workdir,
+        env=env,
+        log_name="rabbitmq.log",
+        amqp_port=amqp,
+        management_port=mgmt,
+        dist_port=dist,
+        epmd_port=epmd,
+    )
     start = time.monotonic()
     server.start(timeout=timeout)
     server.boot_seconds = time.monotonic() - start  # type: ignore[attr-defined]

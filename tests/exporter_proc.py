@@ -38,8 +38,13 @@ class Exporter:
 
 
 @contextlib.contextmanager
-def run_exporter(config_text: str | None, tmp_path: Path, env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = (), plain_http: bool = True) -> Iterator[Exporter]:
+def run_exporter(
+    config_text: str | None,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    plain_http: bool = True,
+) -> Iterator[Exporter]:
     """Start ``llm-exporter`` with ``config_text`` (None = embedded default) and wait until ready.
 
     With ``plain_http=False`` (TLS or basic auth in ``args``) only the port is awaited.
@@ -59,6 +64,7 @@ def run_exporter(config_text: str | None, tmp_path: Path, env: dict[str, str] | 
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=home)
     exp = Exporter(port, proc, log, config)
     try:
+
         def ready() -> bool:
             if not plain_http:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):

@@ -51,8 +51,9 @@ class Prometheus:
         try:
             return wait_for(lambda: self.query(expr), timeout, interval=0.25, what=f"PromQL {expr!r}")  # type: ignore[return-value]
         except TimeoutError:
-            raise TimeoutError(f"no result for {expr!r} after {timeout}s; prometheus log tail:\n"
-                               + self.log.read_text()[-2000:]) from None
+            raise TimeoutError(
+                f"no result for {expr!r} after {timeout}s; prometheus log tail:\n" + self.log.read_text()[-2000:]
+            ) from None
 
     def targets(self) -> list[dict[str, Any]]:
         return list(self.api("targets")["activeTargets"])
@@ -84,8 +85,11 @@ def start_prometheus(
     scrape: dict[str, Any] = {"job_name": job, "static_configs": [{"targets": list(targets)}]}
     scrape.update(extra_scrape_config or {})
     cfg: dict[str, Any] = {
-        "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
-                   "scrape_timeout": scrape_interval},
+        "global": {
+            "scrape_interval": scrape_interval,
+            "evaluation_interval": evaluation_interval,
+            "scrape_timeout": scrape_interval,
+        },
         "scrape_configs": [scrape],
     }
     if rule_files:
@@ -98,10 +102,17 @@ def start_prometheus(
     log = home / "prometheus.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [binary, f"--config.file={home / 'prometheus.yml'}", f"--storage.tsdb.path={home / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
-             "--storage.tsdb.retention.time=1h"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=home,
+            [
+                binary,
+                f"--config.file={home / 'prometheus.yml'}",
+                f"--storage.tsdb.path={home / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.enable-lifecycle",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=home,
         )
     prom = Prometheus(f"http://127.0.0.1:{port}", proc, log)
     try:
@@ -123,9 +134,16 @@ def start_alertmanager(tmp_path: Path, config: dict[str, Any] | str) -> Iterator
     log = home / "alertmanager.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [binary, f"--config.file={home / 'alertmanager.yml'}", f"--storage.path={home / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", f"--cluster.listen-address=127.0.0.1:{cluster}"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=home,
+            [
+                binary,
+                f"--config.file={home / 'alertmanager.yml'}",
+                f"--storage.path={home / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                f"--cluster.listen-address=127.0.0.1:{cluster}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=home,
         )
     url = f"http://127.0.0.1:{port}"
     try:

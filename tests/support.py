@@ -20,9 +20,7 @@ CACHE = Path(os.environ.get("LLM_EXPORTER_TEST_CACHE", Path.home() / ".cache" / 
 
 def require_real_servers() -> bool:
     """True in CI (or when asked): a missing binary is then a failure, never a skip."""
-    return os.environ.get("REQUIRE_REAL_SERVERS", "").lower() in ("1", "true", "yes") or bool(
-        os.environ.get("CI")
-    )
+    return os.environ.get("REQUIRE_REAL_SERVERS", "").lower() in ("1", "true", "yes") or bool(os.environ.get("CI"))
 
 
 def need_binary(*names: str) -> str:
@@ -88,20 +86,24 @@ def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0, gr
         proc.wait(10)
 
 
-def wait_process_ready(proc: subprocess.Popen[bytes], check: Callable[[], object], log: Path, what: str,
-                       timeout: float = 60.0) -> None:
+def wait_process_ready(
+    proc: subprocess.Popen[bytes], check: Callable[[], object], log: Path, what: str, timeout: float = 60.0
+) -> None:
     """Poll ``check`` until it passes; fail at once, with the log's tail, if the process exits."""
     end = time.monotonic() + timeout
     last: BaseException | None = None
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what}: process exited with {proc.returncode}:\n"
-                               + log.read_text(errors="replace")[-3000:])
+            raise RuntimeError(
+                f"{what}: process exited with {proc.returncode}:\n" + log.read_text(errors="replace")[-3000:]
+            )
         try:
             if check():
                 return
         except Exception as exc:
             last = exc
         time.sleep(0.1)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}: {last!r}\nlog tail:\n"
-                       + log.read_text(errors="replace")[-3000:])
+    raise TimeoutError(
+        f"timed out after {timeout}s waiting for {what}: {last!r}\nlog tail:\n"
+        + log.read_text(errors="replace")[-3000:]
+    )

@@ -119,16 +119,18 @@ def prometheus_rules(root: Path = ALERTS, optional: bool = False) -> list[dict[s
             name = dns_name("llm-exporter", *rel.with_suffix("").parts)
         names.add(name)
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        docs.append({
-            "apiVersion": "monitoring.coreos.com/v1",
-            "kind": "PrometheusRule",
-            "metadata": {
-                "name": name,
-                "labels": dict(RULE_LABELS),
-                "annotations": {"llm-exporter/source": f"{root.name}/{rel.as_posix()}"},
-            },
-            "spec": spec,
-        })
+        docs.append(
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "PrometheusRule",
+                "metadata": {
+                    "name": name,
+                    "labels": dict(RULE_LABELS),
+                    "annotations": {"llm-exporter/source": f"{root.name}/{rel.as_posix()}"},
+                },
+                "spec": spec,
+            }
+        )
     return docs
 
 

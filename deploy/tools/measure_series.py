@@ -55,12 +55,18 @@ def count(text: str) -> tuple[int, dict[str, int]]:
 def vllm_server(models: int) -> Iterator[str]:
     """Serve the vLLM fixture; with models=2 every model series appears again for a second model."""
     base = FIXTURE.read_text(encoding="utf-8")
-    extra = [line.replace(MODEL, "Qwen/Qwen2.5-7B-Instruct") for line in base.splitlines()
-             if MODEL in line and not line.startswith("#")]
+    extra = [
+        line.replace(MODEL, "Qwen/Qwen2.5-7B-Instruct")
+        for line in base.splitlines()
+        if MODEL in line and not line.startswith("#")
+    ]
     body = (base.rstrip("\n") + "\n" + ("\n".join(extra) + "\n" if models == 2 else "")).encode()
     names = [MODEL, "Qwen/Qwen2.5-7B-Instruct"][:models]
-    models_doc = ('{"object":"list","data":[' + ",".join(
-        f'{{"id":"{n}","object":"model","owned_by":"vllm","max_model_len":8192}}' for n in names) + "]}").encode()
+    models_doc = (
+        '{"object":"list","data":['
+        + ",".join(f'{{"id":"{n}","object":"model","owned_by":"vllm","max_model_len":8192}}' for n in names)
+        + "]}"
+    ).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -112,8 +118,9 @@ def measure_models(tmp: Path) -> tuple[int, int, dict[str, int]]:
     totals, fams = [], []
     for n in (1, 2):
         with vllm_server(n) as url:
-            total, per = count(scrape(f"gpu:\n  enabled: false\ninference:\n  - name: vllm\n    url: {url}\n"
-                                      "    server: vllm\n", tmp))
+            total, per = count(
+                scrape(f"gpu:\n  enabled: false\ninference:\n  - name: vllm\n    url: {url}\n    server: vllm\n", tmp)
+            )
         totals.append(total)
         fams.append(per)
     diff = {k: fams[1].get(k, 0) - fams[0].get(k, 0) for k in fams[1] if fams[1].get(k, 0) != fams[0].get(k, 0)}
@@ -128,16 +135,20 @@ def measure_queues(tmp: Path) -> tuple[int, int]:
             client.lpush(q, '{"body": "x"}')
         for n in (1, 2):
             queues = "".join(f"      - name: {q}\n        kind: celery\n" for q in ("celery", "agents")[:n])
-            cfg = f"gpu:\n  enabled: false\nqueues:\n  - name: redis\n    backend: redis\n    url: {r.url}\n" \
-                  f"    queues:\n{queues}"
+            cfg = (
+                f"gpu:\n  enabled: false\nqueues:\n  - name: redis\n    backend: redis\n    url: {r.url}\n"
+                f"    queues:\n{queues}"
+            )
             totals.append(count(scrape(cfg, tmp))[0])
     return totals[0], totals[1] - totals[0]
 
 
 def measure_cost(tmp: Path, scrapes: int) -> dict[str, float]:
     with vllm_server(1) as url:
-        cfg = f"gpu:\n  enabled: true\ninference:\n  - name: vllm\n    url: {url}\n    server: vllm\n" \
-              "scrape:\n  min_interval: 0s\n"
+        cfg = (
+            f"gpu:\n  enabled: true\ninference:\n  - name: vllm\n    url: {url}\n    server: vllm\n"
+            "scrape:\n  min_interval: 0s\n"
+        )
         with run_exporter(cfg, tmp, env=gpu_env(tmp, 8)) as exp:
             proc = psutil.Process(exp.proc.pid)
             series = count(exp.metrics())[0]
@@ -151,8 +162,12 @@ def measure_cost(tmp: Path, scrapes: int) -> dict[str, float]:
                 rss_max = max(rss_max, proc.memory_info().rss)
             wall = time.perf_counter() - start
             cpu = sum(proc.cpu_times()[:2]) - cpu0
-    return {"series": series, "cpu_ms_per_scrape": 1000 * cpu / scrapes, "rss_mib": rss_max / 2**20,
-            "wall_ms_per_scrape": 1000 * wall / scrapes}
+    return {
+        "series": series,
+        "cpu_ms_per_scrape": 1000 * cpu / scrapes,
+        "rss_mib": rss_max / 2**20,
+        "wall_ms_per_scrape": 1000 * wall / scrapes,
+    }
 
 
 def main() -> None:
@@ -172,8 +187,10 @@ def main() -> None:
     print(f"{'queue (Redis, Celery queue)':<34}{base_queue:>10}{per_queue:>11}")
     print("families that grow per model: " + ", ".join(f"{k}={v}" for k, v in sorted(model_families.items())))
     print(f"\nsidecar shape (8 GPUs + 1 vLLM model, {args.scrapes} scrapes, every scrape collects):")
-    print(f"  series {cost['series']:.0f}, CPU {cost['cpu_ms_per_scrape']:.2f} ms/scrape, "
-          f"wall {cost['wall_ms_per_scrape']:.2f} ms/scrape, max RSS {cost['rss_mib']:.1f} MiB")
+    print(
+        f"  series {cost['series']:.0f}, CPU {cost['cpu_ms_per_scrape']:.2f} ms/scrape, "
+        f"wall {cost['wall_ms_per_scrape']:.2f} ms/scrape, max RSS {cost['rss_mib']:.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,13 @@ BEGIN = "<!-- metrics:begin (generated from exporter/llm_exporter/catalog.py; do
 END = "<!-- metrics:end -->"
 
 TITLES = {
-    "exporter": "Exporter", "target": "Upstream targets", "inference": "Inference (every engine)",
-    "probe": "Active probe", "process": "Served process", "gpu": "GPU (NVML)", "queue": "Agent queues",
+    "exporter": "Exporter",
+    "target": "Upstream targets",
+    "inference": "Inference (every engine)",
+    "probe": "Active probe",
+    "process": "Served process",
+    "gpu": "GPU (NVML)",
+    "queue": "Agent queues",
     "cost": "Cost",
 }
 

@@ -29,16 +29,33 @@ EXIT_INVALID_CONFIG = 2
 
 def _config_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--config.file", "config_file", type=click.Path(dir_okay=False), envvar="LLM_EXPORTER_CONFIG_FILE",
+        "--config.file",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        envvar="LLM_EXPORTER_CONFIG_FILE",
         help="YAML config file. Without it the embedded default runs (GPUs + engine discovery).",
     )(f)
 
 
 def _log_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--log.level", "log_level", type=click.Choice(logsetup.LEVELS), default="info",
-                     envvar="LLM_EXPORTER_LOG_LEVEL", show_default=True, help="Only log at this level or above.")(f)
-    f = click.option("--log.format", "log_format", type=click.Choice(["logfmt", "json"]), default="logfmt",
-                     envvar="LLM_EXPORTER_LOG_FORMAT", show_default=True, help="Log line format.")(f)
+    f = click.option(
+        "--log.level",
+        "log_level",
+        type=click.Choice(logsetup.LEVELS),
+        default="info",
+        envvar="LLM_EXPORTER_LOG_LEVEL",
+        show_default=True,
+        help="Only log at this level or above.",
+    )(f)
+    f = click.option(
+        "--log.format",
+        "log_format",
+        type=click.Choice(["logfmt", "json"]),
+        default="logfmt",
+        envvar="LLM_EXPORTER_LOG_FORMAT",
+        show_default=True,
+        help="Log line format.",
+    )(f)
     return f
 
 
@@ -53,38 +70,92 @@ def _load_or_exit(config_file: str | None) -> Any:
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="llm-exporter")
 @_config_option
-@click.option("--web.listen-address", "listen_address", default=":10556", show_default=True,
-              envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS", help="Address to listen on, HOST:PORT.")
-@click.option("--web.config.file", "web_config_file", type=click.Path(dir_okay=False),
-              envvar="LLM_EXPORTER_WEB_CONFIG_FILE",
-              help="Exporter-toolkit web config: TLS and basic auth (same file as node_exporter's).")
-@click.option("--web.max-requests", "max_requests", type=int, default=40, show_default=True,
-              envvar="LLM_EXPORTER_WEB_MAX_REQUESTS", help="Maximum concurrent scrapes; 0 = no limit.")
+@click.option(
+    "--web.listen-address",
+    "listen_address",
+    default=":10556",
+    show_default=True,
+    envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS",
+    help="Address to listen on, HOST:PORT.",
+)
+@click.option(
+    "--web.config.file",
+    "web_config_file",
+    type=click.Path(dir_okay=False),
+    envvar="LLM_EXPORTER_WEB_CONFIG_FILE",
+    help="Exporter-toolkit web config: TLS and basic auth (same file as node_exporter's).",
+)
+@click.option(
+    "--web.max-requests",
+    "max_requests",
+    type=int,
+    default=40,
+    show_default=True,
+    envvar="LLM_EXPORTER_WEB_MAX_REQUESTS",
+    help="Maximum concurrent scrapes; 0 = no limit.",
+)
 @_log_options
 @click.pass_context
-def main(ctx: click.Context, config_file: str | None, listen_address: str, web_config_file: str | None,
-         max_requests: int, log_level: str, log_format: str) -> None:
+def main(
+    ctx: click.Context,
+    config_file: str | None,
+    listen_address: str,
+    web_config_file: str | None,
+    max_requests: int,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Prometheus exporter for LLM inference servers, NVIDIA GPUs and agent queues.
 
     Without a subcommand it serves metrics (the same as `llm-exporter serve`).
     """
     if ctx.invoked_subcommand is None:
-        ctx.invoke(serve, config_file=config_file, listen_address=listen_address,
-                   web_config_file=web_config_file, max_requests=max_requests,
-                   log_level=log_level, log_format=log_format)
+        ctx.invoke(
+            serve,
+            config_file=config_file,
+            listen_address=listen_address,
+            web_config_file=web_config_file,
+            max_requests=max_requests,
+            log_level=log_level,
+            log_format=log_format,
+        )
 
 
 @main.command()
 @_config_option
-@click.option("--web.listen-address", "listen_address", default=":10556", show_default=True,
-              envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS", help="Address to listen on, HOST:PORT.")
-@click.option("--web.config.file", "web_config_file", type=click.Path(dir_okay=False),
-              envvar="LLM_EXPORTER_WEB_CONFIG_FILE", help="Exporter-toolkit web config: TLS and basic auth.")
-@click.option("--web.max-requests", "max_requests", type=int, default=40, show_default=True,
-              envvar="LLM_EXPORTER_WEB_MAX_REQUESTS", help="Maximum concurrent scrapes; 0 = no limit.")
+@click.option(
+    "--web.listen-address",
+    "listen_address",
+    default=":10556",
+    show_default=True,
+    envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS",
+    help="Address to listen on, HOST:PORT.",
+)
+@click.option(
+    "--web.config.file",
+    "web_config_file",
+    type=click.Path(dir_okay=False),
+    envvar="LLM_EXPORTER_WEB_CONFIG_FILE",
+    help="Exporter-toolkit web config: TLS and basic auth.",
+)
+@click.option(
+    "--web.max-requests",
+    "max_requests",
+    type=int,
+    default=40,
+    show_default=True,
+    envvar="LLM_EXPORTER_WEB_MAX_REQUESTS",
+    help="Maximum concurrent scrapes; 0 = no limit.",
+)
 @_log_options
-def serve(config_file: str | None, listen_address: str, web_config_file: str | None, max_requests: int,
-          log_level: str, log_format: str) -> None:
+def serve(
+    config_file: str | None,
+    listen_address: str,
+    web_config_file: str | None,
+    max_requests: int,
+    log_level: str,
+    log_format: str,
+) -> None:
     """Serve /metrics until SIGTERM; SIGHUP or POST /-/reload re-reads the config."""
     from .server import ExporterHTTPServer, parse_listen_address
     from .webconfig import load_web_config
@@ -113,10 +184,18 @@ def serve(config_file: str | None, listen_address: str, web_config_file: str | N
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         log.warning("running as root: llm-exporter needs no privileges, run it as an unprivileged user")
     collectors = sorted({c.name for c in runtime.engine.collectors})
-    log.info("starting llm-exporter %s, config %s, collectors: %s", __version__,
-             config_file or "<embedded default>", ", ".join(collectors) or "none")
-    log.info("listening on %s (tls=%s, basic_auth=%s)", listen_address, web is not None and
-             web.tls_server_config is not None, server.auth.enabled)
+    log.info(
+        "starting llm-exporter %s, config %s, collectors: %s",
+        __version__,
+        config_file or "<embedded default>",
+        ", ".join(collectors) or "none",
+    )
+    log.info(
+        "listening on %s (tls=%s, basic_auth=%s)",
+        listen_address,
+        web is not None and web.tls_server_config is not None,
+        server.auth.enabled,
+    )
 
     stop = threading.Event()
 
@@ -152,8 +231,7 @@ def check_config(config_file: str | None) -> None:
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Scrape deadline in seconds.")
 @click.option("--openmetrics", is_flag=True, help="Print OpenMetrics instead of text format 0.0.4.")
 @_log_options
-def scrape_once(config_file: str | None, timeout: float, openmetrics: bool, log_level: str,
-                log_format: str) -> None:
+def scrape_once(config_file: str | None, timeout: float, openmetrics: bool, log_level: str, log_format: str) -> None:
     """Run one collection and print the exposition to stdout (debugging, scripts)."""
     logsetup.setup(log_level, log_format)
     runtime = Runtime(config_file, _load_or_exit(config_file))
@@ -171,8 +249,9 @@ def scrape_once(config_file: str | None, timeout: float, openmetrics: bool, log_
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Host whose default engine ports are tried.")
-@click.option("--port", "ports", type=int, multiple=True,
-              help="Port to try (repeatable); default: every engine's default port.")
+@click.option(
+    "--port", "ports", type=int, multiple=True, help="Port to try (repeatable); default: every engine's default port."
+)
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Deadline for the whole search.")
 def discover(host: str, ports: tuple[int, ...], timeout: float) -> None:
     """Find inference servers on default local ports and print an `inference:` config for them."""
@@ -195,11 +274,17 @@ def discover(host: str, ports: tuple[int, ...], timeout: float) -> None:
     for key in found.series("llm_target_info"):
         labels = dict(key)
         name = labels["target"]
-        targets.append({"name": f"{labels['software']}-{name.rsplit(':', 1)[1]}", "server": labels["software"],
-                        "url": f"http://{name}"})
+        targets.append(
+            {
+                "name": f"{labels['software']}-{name.rsplit(':', 1)[1]}",
+                "server": labels["software"],
+                "url": f"http://{name}",
+            }
+        )
     if not targets:
-        click.echo(f"# no inference server answered on {host} ports {', '.join(map(str, ports or DEFAULT_PORTS))}",
-                   err=True)
+        click.echo(
+            f"# no inference server answered on {host} ports {', '.join(map(str, ports or DEFAULT_PORTS))}", err=True
+        )
         sys.exit(1)
     click.echo(yaml.safe_dump({"inference": sorted(targets, key=lambda t: t["url"])}, sort_keys=False), nl=False)
 

@@ -155,8 +155,10 @@ class QueueTarget:
             if q.kind is None and self.backend == "redis":
                 yield f"queues[{j}].kind", f"required for the redis backend (one of {', '.join(allowed)})"
             elif q.kind is not None and q.kind not in allowed:
-                yield (f"queues[{j}].kind",
-                       f"{q.kind!r} is not a {self.backend} queue kind (one of {', '.join(allowed)})")
+                yield (
+                    f"queues[{j}].kind",
+                    f"{q.kind!r} is not a {self.backend} queue kind (one of {', '.join(allowed)})",
+                )
             if q.vhost is not None and self.backend != "rabbitmq":
                 yield f"queues[{j}].vhost", "only for the rabbitmq backend"
         if self.backend == "redis" and not self.url.startswith(("redis://", "rediss://", "unix://")):

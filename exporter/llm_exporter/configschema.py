@@ -66,8 +66,7 @@ class _Ctx:
         self.errors.append(f"{path or '<root>'}: {msg}{where}")
 
 
-def load(text: str, cls: type[T], *, env: Mapping[str, str] | None = None,
-         base_dir: Path | None = None) -> T:
+def load(text: str, cls: type[T], *, env: Mapping[str, str] | None = None, base_dir: Path | None = None) -> T:
     """Parse ``text`` into an instance of the dataclass ``cls`` or raise ``ConfigError``."""
     ctx = _Ctx(os.environ if env is None else env, base_dir or Path.cwd())
     try:
@@ -159,9 +158,12 @@ def _convert_union(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
         if not trial.errors:
             return value
         errors.extend(trial.errors)
-    ctx.errors.append(errors[0] if len(errors) == 1 else
-                      f"{path or '<root>'}: none of the allowed forms fits (line {node.start_mark.line + 1}): "
-                      + " / ".join(re.sub(r" \(line \d+\)$", "", e.split(": ", 1)[1]) for e in errors))
+    ctx.errors.append(
+        errors[0]
+        if len(errors) == 1
+        else f"{path or '<root>'}: none of the allowed forms fits (line {node.start_mark.line + 1}): "
+        + " / ".join(re.sub(r" \(line \d+\)$", "", e.split(": ", 1)[1]) for e in errors)
+    )
     return _MISSING
 
 

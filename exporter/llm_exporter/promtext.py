@@ -218,7 +218,7 @@ class Parser:
         """Sorted label pairs of the block starting at ``br`` and the position after it."""
         close = line.find("}", br)
         if close > 0 and "\\" not in line:
-            inner = line[br + 1:close]
+            inner = line[br + 1 : close]
             if inner.count('"') % 2 == 0:  # no escapes: an even quote count means '}' is outside quotes
                 pairs = self._label_cache.get(inner)
                 if pairs is None:
@@ -255,7 +255,7 @@ class Parser:
             pm = _PAIR.match(inner, pos)
             if pm is None:
                 if inner[pos:].strip():
-                    raise PromTextError(f"line {self._line_no}: bad label syntax {inner[pos:pos + 40]!r}")
+                    raise PromTextError(f"line {self._line_no}: bad label syntax {inner[pos : pos + 40]!r}")
                 break
             out.append((pm.group(1), _unescape(pm.group(2))))
             pos = pm.end()
@@ -283,15 +283,15 @@ class Parser:
         pos = end
         if br >= 0:
             close = line.find("}", br)
-            inner = line[br + 1:close] if close > 0 else ""
+            inner = line[br + 1 : close] if close > 0 else ""
             if suffix == "bucket" and close > 0 and "\\" not in line and inner.count('"') % 2 == 0:
                 i = inner.find('le="')
                 while i > 0 and inner[i - 1] != ",":
                     i = inner.find('le="', i + 1)
                 if i >= 0:
                     j = inner.find('"', i + 4)
-                    le = _bound(inner[i + 4:j])
-                    rest = (inner[:i] + inner[j + 2:]).rstrip(",")
+                    le = _bound(inner[i + 4 : j])
+                    rest = (inner[:i] + inner[j + 2 :]).rstrip(",")
                     pairs = self._label_cache.get(rest)
                     if pairs is None:
                         pairs = self._split_simple(rest)
@@ -345,5 +345,5 @@ def parse(
     p = Parser(scalars, histograms, max_samples=max_samples, max_bytes=max_bytes)
     view = memoryview(body)
     for i in range(0, len(view), CHUNK):
-        p.feed(view[i:i + CHUNK])
+        p.feed(view[i : i + CHUNK])
     return p.close()

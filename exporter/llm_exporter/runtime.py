@@ -79,8 +79,7 @@ class Runtime:
             engine = self.engine
             reload_ok, reload_at = self.reload_ok, self.reload_ok_at
         out = engine.scrape(timeout)
-        out.add("llm_exporter_build_info", 1.0,
-                {"version": __version__, "python_version": platform.python_version()})
+        out.add("llm_exporter_build_info", 1.0, {"version": __version__, "python_version": platform.python_version()})
         out.add("llm_exporter_config_last_reload_successful", 1.0 if reload_ok else 0.0)
         out.add("llm_exporter_config_last_reload_success_timestamp_seconds", reload_at)
         return out

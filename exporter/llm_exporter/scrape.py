@@ -124,8 +124,11 @@ class ScrapeEngine:
                 outcome = fut.result(timeout=deadline.remaining())
             except TimeoutError:
                 outcome = Outcome(
-                    MetricSet(), ok=False, duration=self._clock() - started,
-                    error=f"deadline of {timeout:.3g}s exceeded", target_ok=False,
+                    MetricSet(),
+                    ok=False,
+                    duration=self._clock() - started,
+                    error=f"deadline of {timeout:.3g}s exceeded",
+                    target_ok=False,
                 )
                 self._note_state(collector, outcome)
             out.merge(outcome.metrics)
@@ -152,8 +155,10 @@ class ScrapeEngine:
             fut: Future[Outcome] = Future()
             cell.inflight = fut
         thread = threading.Thread(
-            target=self._run, args=(collector, deadline, fut, cell),
-            name=f"collect-{collector.key}", daemon=True,
+            target=self._run,
+            args=(collector, deadline, fut, cell),
+            name=f"collect-{collector.key}",
+            daemon=True,
         )
         thread.start()
         return fut
@@ -165,15 +170,20 @@ class ScrapeEngine:
             collector.collect(metrics, deadline)
             outcome = Outcome(metrics, ok=True, duration=self._clock() - t0)
         except TargetDown as exc:
-            outcome = Outcome(MetricSet(), ok=True, duration=self._clock() - t0,
-                              error=str(exc) or type(exc).__name__, target_ok=False)
+            outcome = Outcome(
+                MetricSet(), ok=True, duration=self._clock() - t0, error=str(exc) or type(exc).__name__, target_ok=False
+            )
         except CollectorFailed as exc:
-            outcome = Outcome(metrics, ok=False, duration=self._clock() - t0,
-                              error=str(exc) or type(exc).__name__)
+            outcome = Outcome(metrics, ok=False, duration=self._clock() - t0, error=str(exc) or type(exc).__name__)
         except Exception as exc:  # a collector bug must not fail the scrape
             log.debug("collector %s raised", collector.key, exc_info=True)
-            outcome = Outcome(MetricSet(), ok=False, duration=self._clock() - t0,
-                              error=f"{type(exc).__name__}: {exc}", target_ok=False)
+            outcome = Outcome(
+                MetricSet(),
+                ok=False,
+                duration=self._clock() - t0,
+                error=f"{type(exc).__name__}: {exc}",
+                target_ok=False,
+            )
         outcome.finished_at = self._clock()
         with cell.lock:
             cell.last = outcome

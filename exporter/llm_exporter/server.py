@@ -45,8 +45,14 @@ class ExporterHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], runtime: Runtime, web: WebConfig | None = None,
-                 max_requests: int = 40, request_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        runtime: Runtime,
+        web: WebConfig | None = None,
+        max_requests: int = 40,
+        request_timeout: float = 60.0,
+    ) -> None:
         self.runtime = runtime
         self.web = web or WebConfig()
         self.auth = BasicAuth(self.web.basic_auth_users)

@@ -33,13 +33,18 @@ from . import configschema
 from .configschema import ConfigError
 
 ClientAuth = Literal[
-    "NoClientCert", "RequestClientCert", "RequireAnyClientCert",
-    "VerifyClientCertIfGiven", "RequireAndVerifyClientCert",
+    "NoClientCert",
+    "RequestClientCert",
+    "RequireAnyClientCert",
+    "VerifyClientCertIfGiven",
+    "RequireAndVerifyClientCert",
 ]
 TlsVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
 _VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3,
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
 }
 
 

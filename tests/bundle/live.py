@@ -27,8 +27,9 @@ def grow(text: str, factor: int) -> str:
         if m and not line.startswith("#"):
             name, labels, value, rest = m.groups()
             base = re.sub(r"_(total|created)$", "", name)
-            if (name.endswith(("_total", "_bucket", "_count", "_sum")) or base in counters) \
-                    and not name.endswith("_created"):
+            if (name.endswith(("_total", "_bucket", "_count", "_sum")) or base in counters) and not name.endswith(
+                "_created"
+            ):
                 try:
                     line = f"{name}{labels or ''} {float(value) * factor!r}{rest}"
                 except ValueError:

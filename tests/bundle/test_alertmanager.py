@@ -24,8 +24,18 @@ BY_SEVERITY = {"critical": "pager", "warning": "chat", "info": "null"}
 def _route(labels: dict[str, str], expected: str) -> subprocess.CompletedProcess[str]:
     amtool = need_binary("amtool")
     return subprocess.run(
-        [amtool, "config", "routes", "test", f"--config.file={AM_CONFIG}", f"--verify.receivers={expected}",
-         *(f"{k}={v}" for k, v in labels.items())], capture_output=True, text=True)
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={AM_CONFIG}",
+            f"--verify.receivers={expected}",
+            *(f"{k}={v}" for k, v in labels.items()),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_amtool_check_config() -> None:

@@ -35,26 +35,35 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 
 # --- freshness -----------------------------------------------------------------------
 
+
 def test_committed_files_match_a_fresh_generation(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "monitoring.generate", "--out", str(tmp_path)], cwd=REPO, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "monitoring.generate", "--out", str(tmp_path)], cwd=REPO, check=True, capture_output=True
+    )
     fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert fresh, "generator wrote nothing"
-    stale = [str(p) for p in fresh
-             if not (REPO / p).is_file() or (REPO / p).read_bytes() != (tmp_path / p).read_bytes()]
+    stale = [
+        str(p) for p in fresh if not (REPO / p).is_file() or (REPO / p).read_bytes() != (tmp_path / p).read_bytes()
+    ]
     assert not stale, f"stale generated files (run python -m monitoring.generate): {stale}"
-    check = subprocess.run([sys.executable, "-m", "monitoring.generate", "--check"], cwd=REPO, capture_output=True,
-                           text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "monitoring.generate", "--check"], cwd=REPO, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stderr
 
 
 def test_check_mode_detects_a_stale_file(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "monitoring.generate", "--out", str(tmp_path)], cwd=REPO, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "monitoring.generate", "--out", str(tmp_path)], cwd=REPO, check=True, capture_output=True
+    )
     victim = tmp_path / "dashboards" / "grafana" / "gpu-node.json"
     victim.write_text(victim.read_text().replace("GPU / Node", "GPU / Knot"))
-    res = subprocess.run([sys.executable, "-m", "monitoring.generate", "--check", "--out", str(tmp_path)], cwd=REPO,
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "monitoring.generate", "--check", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 1 and "gpu-node.json" in res.stderr
 
 
@@ -65,8 +74,15 @@ DASH = dashboards()
 
 def test_the_seven_dashboards_exist() -> None:
     titles = {d["title"] for d in DASH.values()}
-    assert titles == {"LLM / Overview", "LLM / Instance", "GPU / Fleet", "GPU / Node", "LLM / Agent pipeline",
-                      "LLM / SLO and cost", "LLM / Exporter health"}
+    assert titles == {
+        "LLM / Overview",
+        "LLM / Instance",
+        "GPU / Fleet",
+        "GPU / Node",
+        "LLM / Agent pipeline",
+        "LLM / SLO and cost",
+        "LLM / Exporter health",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(DASH))
@@ -141,11 +157,14 @@ def test_overview_links_drill_down_keeping_time_and_variables() -> None:
 
 # --- names: every metric used exists -------------------------------------------------------
 
+
 def test_promql_reader_finds_names() -> None:
-    expr = ('sum by (job, model) (rate(llm_requests_total{finish_reason=~"error|x_total"}[$__rate_interval]))'
-            ' / on (job) group_left (model) (model:llm_requests:rate5m offset 1d > 0) * 1e6'
-            ' and histogram_quantile(0.9, sum by (le) (llm_ttft_bucket{job=~"$job"}))'
-            ' or label_replace(up, "offset", "1d", "", "")')
+    expr = (
+        'sum by (job, model) (rate(llm_requests_total{finish_reason=~"error|x_total"}[$__rate_interval]))'
+        " / on (job) group_left (model) (model:llm_requests:rate5m offset 1d > 0) * 1e6"
+        ' and histogram_quantile(0.9, sum by (le) (llm_ttft_bucket{job=~"$job"}))'
+        ' or label_replace(up, "offset", "1d", "", "")'
+    )
     assert metric_names(expr) == {"llm_requests_total", "model:llm_requests:rate5m", "llm_ttft_bucket", "up"}
 
 
@@ -157,8 +176,11 @@ def test_every_metric_in_dashboards_exists() -> None:
     known, missing = _known(), []
     for name, d in DASH.items():
         exprs = [t["expr"] for p in panels(d) for t in p["targets"]]
-        exprs += [v["definition"].replace("label_values(", "").rsplit(",", 1)[0]
-                  for v in d["templating"]["list"] if v["type"] == "query"]
+        exprs += [
+            v["definition"].replace("label_values(", "").rsplit(",", 1)[0]
+            for v in d["templating"]["list"]
+            if v["type"] == "query"
+        ]
         for e in exprs:
             missing += [f"{name}: {m}" for m in metric_names(e) - known]
     assert not missing, missing
@@ -191,6 +213,7 @@ def test_slo_thresholds_are_bucket_boundaries_of_the_vllm_fixture() -> None:
 
 # --- promtool --------------------------------------------------------------------------
 
+
 def test_throttle_reasons_are_label_values_the_gpu_collector_emits() -> None:
     """LLMGpuThrottled (rule and promtool cases) matches reason values of llm_gpu_clock_event_seconds_total."""
     from llm_exporter.collectors.gpu.nvml import F_VIOLATION
@@ -208,15 +231,18 @@ def test_throttle_reasons_are_label_values_the_gpu_collector_emits() -> None:
 
 def test_promtool_check_rules() -> None:
     promtool = need_binary("promtool")
-    res = subprocess.run([promtool, "check", "rules", str(RECORD_FILE), str(ALERT_FILE)], capture_output=True,
-                         text=True)
+    res = subprocess.run(
+        [promtool, "check", "rules", str(RECORD_FILE), str(ALERT_FILE)], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     promtool = need_binary("promtool")
-    rules = [{"record": f"dashboard:q{i}:check", "expr": substitute(t["expr"])}
-             for i, t in enumerate(t for d in DASH.values() for p in panels(d) for t in p["targets"])]
+    rules = [
+        {"record": f"dashboard:q{i}:check", "expr": substitute(t["expr"])}
+        for i, t in enumerate(t for d in DASH.values() for p in panels(d) for t in p["targets"])
+    ]
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}))
     res = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
@@ -249,8 +275,9 @@ def test_every_alert_has_a_firing_and_a_quiet_case_with_annotations() -> None:
         assert name in firing, f"{name}: no firing test"
         # Every variant of an alert (e.g. each burn-rate tier, told apart by its labels) fires somewhere.
         labels = set(rule.get("labels", {}).items())
-        assert any(labels <= set(a.get("exp_labels", {}).items()) for a in firing[name]), \
+        assert any(labels <= set(a.get("exp_labels", {}).items()) for a in firing[name]), (
             f"{name} {rule.get('labels')}: no firing test for this variant"
+        )
         assert all(set(a["exp_annotations"]) >= {"summary", "description", "runbook_url"} for a in firing[name])
         if name != "Watchdog":  # always fires by design
             assert name in quiet, f"{name}: no not-firing test"
@@ -259,6 +286,7 @@ def test_every_alert_has_a_firing_and_a_quiet_case_with_annotations() -> None:
 
 
 # --- alert conventions and runbooks -------------------------------------------------------
+
 
 def test_alert_labels_and_annotations() -> None:
     b = bundle()

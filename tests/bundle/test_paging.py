@@ -69,9 +69,11 @@ def test_target_down_pages_and_inhibits(tmp_path: Path) -> None:
     hook = Webhook()
     config = f"inference:\n  - name: vllm-a\n    url: {engine.url}\n    server: vllm\ngpu:\n  enabled: false\n"
     try:
-        with run_exporter(config, tmp_path) as exp, \
-                start_alertmanager(tmp_path, _am_config(tmp_path, hook)) as am, \
-                start_prometheus(tmp_path, [exp.address], rule_files=_rules(tmp_path), alertmanager_url=am) as prom:
+        with (
+            run_exporter(config, tmp_path) as exp,
+            start_alertmanager(tmp_path, _am_config(tmp_path, hook)) as am,
+            start_prometheus(tmp_path, [exp.address], rule_files=_rules(tmp_path), alertmanager_url=am) as prom,
+        ):
             prom.wait_for('llm_target_up{target="vllm-a"} == 1')
             prom.wait_for('llm_model_info{target="vllm-a"}')
             # Watchdog reaches the dead man's switch with the bearer token from its file.
@@ -92,9 +94,15 @@ def test_target_down_pages_and_inhibits(tmp_path: Path) -> None:
             assert page["event_action"] == "trigger"
             assert page["payload"]["severity"] == "critical"
             details = json.dumps(page["payload"]["custom_details"])
-            for expected in ("alertname = LLMTargetDown", "target = vllm-a", "severity = critical",
-                             f"instance = {exp.address}", "runbook_url = ", "LLMTargetDown.md",
-                             "Target vllm-a behind"):
+            for expected in (
+                "alertname = LLMTargetDown",
+                "target = vllm-a",
+                "severity = critical",
+                f"instance = {exp.address}",
+                "runbook_url = ",
+                "LLMTargetDown.md",
+                "Target vllm-a behind",
+            ):
                 assert expected in details, f"{expected!r} not in {details}"
             assert page["payload"]["summary"].startswith("An upstream read by llm-exporter is unreachable.")
 
@@ -102,8 +110,11 @@ def test_target_down_pages_and_inhibits(tmp_path: Path) -> None:
             prom.wait_for('ALERTS{alertname="LLMModelDisappeared", alertstate="firing", target="vllm-a"}', 60)
 
             def inhibited() -> list:
-                return [a for a in _am_alerts(am) if a["labels"]["alertname"] == "LLMModelDisappeared"
-                        and a["status"]["inhibitedBy"]]
+                return [
+                    a
+                    for a in _am_alerts(am)
+                    if a["labels"]["alertname"] == "LLMModelDisappeared" and a["status"]["inhibitedBy"]
+                ]
 
             wait_for(inhibited, 30, what="LLMModelDisappeared to be inhibited")
             # Two more group intervals: still no page for it.

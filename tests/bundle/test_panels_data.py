@@ -53,11 +53,19 @@ LIMITS = {"x-ratelimit-remaining-requests": "4999", "x-ratelimit-remaining-token
 
 def _sse_chat(headers: dict[str, str]) -> Route:
     """A streaming chat completion (server-sent events), as an OpenAI-compatible server sends it."""
-    events = [json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}),
-              *(json.dumps({"object": "chat.completion.chunk",
-                            "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]})
-                for t in ("O", "K")),
-              "[DONE]"]
+    events = [
+        json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}),
+        *(
+            json.dumps(
+                {
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}],
+                }
+            )
+            for t in ("O", "K")
+        ),
+        "[DONE]",
+    ]
 
     def route(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
@@ -77,30 +85,78 @@ def _sse_chat(headers: dict[str, str]) -> Route:
 
 def _openai_api() -> Upstream:
     models = json.dumps({"object": "list", "data": [{"id": PROBE_MODEL, "object": "model"}]}).encode()
-    return Upstream({"GET /v1/models": send(200, models, "application/json"),
-                     "POST /v1/chat/completions": _sse_chat(LIMITS)})
+    return Upstream(
+        {"GET /v1/models": send(200, models, "application/json"), "POST /v1/chat/completions": _sse_chat(LIMITS)}
+    )
 
 
 def _ollama() -> Upstream:
     """An Ollama server: the routes the collector reads, with the captured Ollama payloads."""
-    return Upstream({"/api/ps": send(200, fixture("ollama-ps.json"), "application/json"),
-                     "/api/version": send(200, fixture("ollama-version.json"), "application/json")})
+    return Upstream(
+        {
+            "/api/ps": send(200, fixture("ollama-ps.json"), "application/json"),
+            "/api/version": send(200, fixture("ollama-version.json"), "application/json"),
+        }
+    )
 
 
 def _gpus() -> str:
     """Two H100s (an XID on the first), an H100 in MIG mode and a fan-cooled Turing Quadro with ECC."""
-    mig_gpu = fakenvml.h100(2, mig=1, procs="", unsupported=",".join([
-        "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetEncoderUtilization", "nvmlDeviceGetDecoderUtilization",
-        "nvmlDeviceGetFanSpeed", "nvmlDeviceGetRetiredPages", "nvmlDeviceGetRetiredPagesPendingStatus"]))
-    migs = [{"gi": 1, "ci": ci, "profile_id": 9, "uuid": f"MIG-aaaaaaaa-0000-5000-8000-00000000000{ci + 1}",
-             "mem_total": 40 * fakenvml.GIB, "mem_used": 5 * fakenvml.GIB, "procs": f"{5001 + ci}:{2 * fakenvml.GIB}"}
-            for ci in (0, 1)]
-    migs.append({"gi": 2, "ci": 0, "profile_id": 14, "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000003",
-                 "mem_total": 20 * fakenvml.GIB, "mem_used": 7 * fakenvml.GIB, "procs": f"5003:{7 * fakenvml.GIB}"})
+    mig_gpu = fakenvml.h100(
+        2,
+        mig=1,
+        procs="",
+        unsupported=",".join(
+            [
+                "nvmlDeviceGetUtilizationRates",
+                "nvmlDeviceGetEncoderUtilization",
+                "nvmlDeviceGetDecoderUtilization",
+                "nvmlDeviceGetFanSpeed",
+                "nvmlDeviceGetRetiredPages",
+                "nvmlDeviceGetRetiredPagesPendingStatus",
+            ]
+        ),
+    )
+    migs = [
+        {
+            "gi": 1,
+            "ci": ci,
+            "profile_id": 9,
+            "uuid": f"MIG-aaaaaaaa-0000-5000-8000-00000000000{ci + 1}",
+            "mem_total": 40 * fakenvml.GIB,
+            "mem_used": 5 * fakenvml.GIB,
+            "procs": f"{5001 + ci}:{2 * fakenvml.GIB}",
+        }
+        for ci in (0, 1)
+    ]
+    migs.append(
+        {
+            "gi": 2,
+            "ci": 0,
+            "profile_id": 14,
+            "uuid": "MIG-aaaaaaaa-0000-5000-8000-000000000003",
+            "mem_total": 20 * fakenvml.GIB,
+            "mem_used": 7 * fakenvml.GIB,
+            "procs": f"5003:{7 * fakenvml.GIB}",
+        }
+    )
     # Turing (pre-Ampere): a fan, page retirement instead of row remapping, no MIG, no GPM, no NVLink.
-    quadro = fakenvml.h100(3, name="Quadro RTX 8000", brand=2, arch=7, cc="7.5", mem_total=48 * fakenvml.GIB,
-                           fan=35, pstate=2, retired_sbe=2, retired_dbe=1, retired_pending=1, gpm_supported=0,
-                           nvlinks=0, unsupported="nvmlDeviceGetRemappedRows,nvmlDeviceGetMigMode")
+    quadro = fakenvml.h100(
+        3,
+        name="Quadro RTX 8000",
+        brand=2,
+        arch=7,
+        cc="7.5",
+        mem_total=48 * fakenvml.GIB,
+        fan=35,
+        pstate=2,
+        retired_sbe=2,
+        retired_dbe=1,
+        retired_pending=1,
+        gpm_supported=0,
+        nvlinks=0,
+        unsupported="nvmlDeviceGetRemappedRows,nvmlDeviceGetMigMode",
+    )
     gpus = [fakenvml.h100(0), fakenvml.h100(1), mig_gpu, quadro]
     return fakenvml.render(gpus, {2: migs}, xids=[(0, 79)])
 
@@ -183,8 +239,7 @@ async def _fill_jetstream(url: str) -> None:
         await nc.close()
 
 
-def _config(engine: LiveEngine, api: Upstream, ollama: Upstream, redis_url: str, rabbit: Any,
-            nats_monitor: str) -> str:
+def _config(engine: LiveEngine, api: Upstream, ollama: Upstream, redis_url: str, rabbit: Any, nats_monitor: str) -> str:
     return f"""
 inference:
   - name: vllm-a
@@ -249,26 +304,29 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         ollama = stack.enter_context(_ollama())
         engine = LiveEngine("vllm-v1.prom").start()
         stack.callback(engine.stop)
-        exp = stack.enter_context(run_exporter(_config(engine, api, ollama, rd.url, mq, js.monitor_url), tmp_path,
-                                               env={**os.environ, **env}))
+        exp = stack.enter_context(
+            run_exporter(_config(engine, api, ollama, rd.url, mq, js.monitor_url), tmp_path, env={**os.environ, **env})
+        )
         prom = stack.enter_context(start_prometheus(tmp_path, [exp.address], rule_files=[RECORD_FILE, ALERT_FILE]))
         prom.wait_for("model:llm_cost_dollars_per_million_tokens:ratio", timeout=90)
         # The exact broker states above, as Prometheus sees them (RabbitMQ statistics lag a little).
-        for expr in ('llm_queue_inflight_messages{backend="rabbitmq", queue="agents.work"} == 2',
-                     'llm_queue_consumers{backend="rabbitmq", queue="agents.work"} == 1',
-                     'llm_queue_dead_messages{backend="rabbitmq", queue="agents.work"} == 1',
-                     'llm_queue_redelivered_total{backend="rabbitmq", queue="agents.work"} == 1',
-                     'llm_queue_completed_total{backend="rabbitmq", queue="agents.work"} == 1',
-                     'llm_queue_delayed_messages{backend="celery", queue="planner"} == 1',
-                     'llm_queue_inflight_messages{backend="redis_stream", queue="tool-calls"} == 2',
-                     'llm_queue_inflight_messages{backend="nats", queue="TASKS"} == 2',
-                     f'llm_probe_success{{target="api", model="{PROBE_MODEL}"}} == 1',
-                     'llm_model_gpu_memory_bytes{target="ollama", model="llama3.2:3b"} == 2549809152',
-                     'llm_gpu_mig_instance_info{profile="3g.40gb"}',
-                     'llm_gpu_fan_speed_ratio{gpu="3"} == 0.35',
-                     'llm_gpu_retired_pages_pending{gpu="3"} == 1',
-                     'llm_gpu_tensor_active_ratio{gpu="0"} == 0.25',
-                     'llm_queue_pull_requests_waiting{backend="nats", queue="TASKS"}'):
+        for expr in (
+            'llm_queue_inflight_messages{backend="rabbitmq", queue="agents.work"} == 2',
+            'llm_queue_consumers{backend="rabbitmq", queue="agents.work"} == 1',
+            'llm_queue_dead_messages{backend="rabbitmq", queue="agents.work"} == 1',
+            'llm_queue_redelivered_total{backend="rabbitmq", queue="agents.work"} == 1',
+            'llm_queue_completed_total{backend="rabbitmq", queue="agents.work"} == 1',
+            'llm_queue_delayed_messages{backend="celery", queue="planner"} == 1',
+            'llm_queue_inflight_messages{backend="redis_stream", queue="tool-calls"} == 2',
+            'llm_queue_inflight_messages{backend="nats", queue="TASKS"} == 2',
+            f'llm_probe_success{{target="api", model="{PROBE_MODEL}"}} == 1',
+            'llm_model_gpu_memory_bytes{target="ollama", model="llama3.2:3b"} == 2549809152',
+            'llm_gpu_mig_instance_info{profile="3g.40gb"}',
+            'llm_gpu_fan_speed_ratio{gpu="3"} == 0.35',
+            'llm_gpu_retired_pages_pending{gpu="3"} == 1',
+            'llm_gpu_tensor_active_ratio{gpu="0"} == 0.25',
+            'llm_queue_pull_requests_waiting{backend="nats", queue="TASKS"}',
+        ):
             prom.wait_for(expr, timeout=60)
         prom.wait_for("count_over_time(llm_target_up[30s]) >= 12", timeout=90)
         yield prom

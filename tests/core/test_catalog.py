@@ -9,11 +9,33 @@ from llm_exporter import catalog_table
 from llm_exporter.catalog import CATALOG, GROUPS
 from support import REPO
 
-UNITS = ("seconds", "bytes", "joules", "hertz", "celsius", "ratio", "watts", "dollars", "tokens", "messages",
-         # NVML samples PCIe throughput over 20 ms and offers no byte counter, so a rate is all there is.
-         "bytes_per_second")
-FORBIDDEN_LABELS = {"type", "le", "quantile", "instance", "job", "cluster", "namespace", "hostname", "env",
-                    "region", "service"}
+UNITS = (
+    "seconds",
+    "bytes",
+    "joules",
+    "hertz",
+    "celsius",
+    "ratio",
+    "watts",
+    "dollars",
+    "tokens",
+    "messages",
+    # NVML samples PCIe throughput over 20 ms and offers no byte counter, so a rate is all there is.
+    "bytes_per_second",
+)
+FORBIDDEN_LABELS = {
+    "type",
+    "le",
+    "quantile",
+    "instance",
+    "job",
+    "cluster",
+    "namespace",
+    "hostname",
+    "env",
+    "region",
+    "service",
+}
 
 
 @pytest.mark.parametrize("spec", list(CATALOG), ids=lambda s: s.name)

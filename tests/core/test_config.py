@@ -30,27 +30,44 @@ def test_empty_file_is_valid() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("inference:\n  - name: a\n    url: http://h:1\n  - name: b\n    url: localhost\n",
-         "inference[1].url: not a URL: 'localhost' (line 5)"),
-        ("gpu:\n  enabled: maybe\n",
-         "gpu.enabled: none of the allowed forms fits (line 2): must be true or false, got 'maybe' / "
-         "must be one of 'auto', got 'maybe'"),
+        (
+            "inference:\n  - name: a\n    url: http://h:1\n  - name: b\n    url: localhost\n",
+            "inference[1].url: not a URL: 'localhost' (line 5)",
+        ),
+        (
+            "gpu:\n  enabled: maybe\n",
+            "gpu.enabled: none of the allowed forms fits (line 2): must be true or false, got 'maybe' / "
+            "must be one of 'auto', got 'maybe'",
+        ),
         ("gpu:\n  enabeld: true\n", "gpu.enabeld: unknown key (known: "),
         ("inference:\n  - url: http://h:1\n", "inference[0].name: required key is missing (line 2)"),
-        ("inference:\n  - name: a\n    url: http://h:1\n    timeout: soon\n",
-         "inference[0].timeout: must be a duration like 15s, 2m or 500ms, got 'soon' (line 4)"),
-        ("inference:\n  - name: a\n    url: http://h:1\n    server: vllmm\n",
-         "inference[0].server: must be one of 'vllm', 'sglang', "),
+        (
+            "inference:\n  - name: a\n    url: http://h:1\n    timeout: soon\n",
+            "inference[0].timeout: must be a duration like 15s, 2m or 500ms, got 'soon' (line 4)",
+        ),
+        (
+            "inference:\n  - name: a\n    url: http://h:1\n    server: vllmm\n",
+            "inference[0].server: must be one of 'vllm', 'sglang', ",
+        ),
         ("scrape:\n  min_interval: -1\n", "scrape.min_interval: must be a duration like"),
-        ("inference:\n  - name: a\n    url: http://h:1\n    max_samples: 0\n",
-         "inference[0].max_samples: must be greater than 0, got 0 (line 4)"),
+        (
+            "inference:\n  - name: a\n    url: http://h:1\n    max_samples: 0\n",
+            "inference[0].max_samples: must be greater than 0, got 0 (line 4)",
+        ),
         ("inference: {name: a}\n", "inference: must be a list (line 1)"),
-        ("pricing:\n  models:\n    - model: m\n      prompt_per_million: cheap\n",
-         "pricing.models[0].prompt_per_million: must be a number or duration, got 'cheap' (line 4)"),
-        ("queues:\n  - name: q\n    backend: kafka\n    url: redis://h:1\n",
-         "queues[0].backend: must be one of 'redis', 'rabbitmq', 'nats', got 'kafka' (line 3)"),
-        ("inference:\n  - name: a\n    url: http://h:1\nqueues:\n  - name: a\n    backend: redis\n"
-         "    url: redis://h:1\n", "queues[0].name: duplicate target name 'a' (also inference[0]) (line 5)"),
+        (
+            "pricing:\n  models:\n    - model: m\n      prompt_per_million: cheap\n",
+            "pricing.models[0].prompt_per_million: must be a number or duration, got 'cheap' (line 4)",
+        ),
+        (
+            "queues:\n  - name: q\n    backend: kafka\n    url: redis://h:1\n",
+            "queues[0].backend: must be one of 'redis', 'rabbitmq', 'nats', got 'kafka' (line 3)",
+        ),
+        (
+            "inference:\n  - name: a\n    url: http://h:1\nqueues:\n  - name: a\n    backend: redis\n"
+            "    url: redis://h:1\n",
+            "queues[0].name: duplicate target name 'a' (also inference[0]) (line 5)",
+        ),
         ("gpu: [1\n", "<root>: invalid YAML: "),
         ("gpu:\n  enabled: true\ngpu:\n  enabled: false\n", "gpu: duplicate key (line 3)"),
     ],

@@ -30,8 +30,9 @@ QUIET = "gpu:\n  enabled: false\n"
 PRICED = QUIET + "pricing:\n  gpu_per_hour: 3.6\n"
 
 
-def status(url: str, method: str = "GET", headers: dict[str, str] | None = None,
-           context: ssl.SSLContext | None = None) -> int:
+def status(
+    url: str, method: str = "GET", headers: dict[str, str] | None = None, context: ssl.SSLContext | None = None
+) -> int:
     req = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=10, context=context) as r:
@@ -130,8 +131,18 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         s.listen()
         port = s.getsockname()[1]
         (tmp_path / "c.yml").write_text(QUIET)
-        res = subprocess.run([sys.executable, "-m", "llm_exporter", f"--config.file={tmp_path / 'c.yml'}",
-                              f"--web.listen-address=127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "llm_exporter",
+                f"--config.file={tmp_path / 'c.yml'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert res.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in res.stderr
 
@@ -141,6 +152,7 @@ def test_basic_auth(tmp_path: Path) -> None:
     web = tmp_path / "web.yml"
     web.write_text(f"basic_auth_users:\n  prom: '{hashed}'\n")
     with run_exporter(QUIET, tmp_path, args=(f"--web.config.file={web}",), plain_http=False) as exp:
+
         def auth(user: str, pw: str) -> dict[str, str]:
             return {"Authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
 
@@ -177,20 +189,31 @@ def test_tls_with_required_client_certificate(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("web", "message"),
     [
-        ("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n",
-         "cannot load certificate or key"),
+        ("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n", "cannot load certificate or key"),
         ("basic_auth_users:\n  prom: plaintext\n", "basic_auth_users.prom: not a bcrypt hash"),
-        ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n",
-         "tls_server_config.client_ca_file: required when client_auth_type is RequireAndVerifyClientCert"),
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n",
+            "tls_server_config.client_ca_file: required when client_auth_type is RequireAndVerifyClientCert",
+        ),
         ("tls_config: {}\n", "tls_config: unknown key"),
     ],
 )
 def test_bad_web_config_fails_at_start(tmp_path: Path, web: str, message: str) -> None:
     (tmp_path / "web.yml").write_text(web)
     (tmp_path / "c.yml").write_text(QUIET)
-    res = subprocess.run([sys.executable, "-m", "llm_exporter", f"--config.file={tmp_path / 'c.yml'}",
-                          f"--web.config.file={tmp_path / 'web.yml'}", f"--web.listen-address=127.0.0.1:{free_port()}"],
-                         capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llm_exporter",
+            f"--config.file={tmp_path / 'c.yml'}",
+            f"--web.config.file={tmp_path / 'web.yml'}",
+            f"--web.listen-address=127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert res.returncode == 2, res.stderr
     assert message in res.stderr
 

@@ -40,8 +40,7 @@ def test_duplicate_series_exported_once_last_wins() -> None:
 
 def test_none_is_absent_not_zero() -> None:
     ms = MetricSet()
-    ms.add("llm_queue_oldest_ready_age_seconds", None,
-           {"backend": "redis", "target": "t", "queue": "q", "group": ""})
+    ms.add("llm_queue_oldest_ready_age_seconds", None, {"backend": "redis", "target": "t", "queue": "q", "group": ""})
     assert len(ms) == 0
 
 

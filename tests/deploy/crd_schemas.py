@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-DURATION = {"type": "string",
-            "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}
+DURATION = {
+    "type": "string",
+    "pattern": r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
+}
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 LABEL_NAME = {"type": "string", "pattern": r"^[a-zA-Z_][a-zA-Z0-9_]*$"}
 
@@ -19,8 +21,11 @@ OBJECT_META = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-                 "maxLength": 253},
+        "name": {
+            "type": "string",
+            "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+            "maxLength": 253,
+        },
         "namespace": {"type": "string"},
         "labels": STRING_MAP,
         "annotations": STRING_MAP,
@@ -32,12 +37,19 @@ LABEL_SELECTOR = {
     "type": "object",
     "properties": {
         "matchLabels": STRING_MAP,
-        "matchExpressions": {"type": "array", "items": {
-            "type": "object", "required": ["key", "operator"],
-            "properties": {"key": {"type": "string"},
-                           "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
-                           "values": {"type": "array", "items": {"type": "string"}}},
-            "additionalProperties": False}},
+        "matchExpressions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key", "operator"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                    "values": {"type": "array", "items": {"type": "string"}},
+                },
+                "additionalProperties": False,
+            },
+        },
     },
     "additionalProperties": False,
 }
@@ -51,8 +63,11 @@ RELABEL_CONFIG = {
         "regex": {"type": "string"},
         "modulus": {"type": "integer", "format": "int64"},
         "replacement": {"type": "string"},
-        "action": {"type": "string", "pattern": r"^(?i:(replace|keep|drop|hashmod|labelmap|labeldrop|labelkeep|"
-                                                r"lowercase|uppercase|keepequal|dropequal))$"},
+        "action": {
+            "type": "string",
+            "pattern": r"^(?i:(replace|keep|drop|hashmod|labelmap|labeldrop|labelkeep|"
+            r"lowercase|uppercase|keepequal|dropequal))$",
+        },
     },
     "additionalProperties": False,
 }
@@ -98,29 +113,40 @@ def _resource(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-POD_MONITOR = _resource("PodMonitor", {
-    "type": "object",
-    "required": ["selector", "podMetricsEndpoints"],
-    "properties": {
-        **MONITOR_SPEC_COMMON,
-        "podMetricsEndpoints": {"type": "array", "minItems": 1,
-                                "items": {"type": "object", "properties": ENDPOINT_PROPERTIES,
-                                          "additionalProperties": False}},
+POD_MONITOR = _resource(
+    "PodMonitor",
+    {
+        "type": "object",
+        "required": ["selector", "podMetricsEndpoints"],
+        "properties": {
+            **MONITOR_SPEC_COMMON,
+            "podMetricsEndpoints": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "object", "properties": ENDPOINT_PROPERTIES, "additionalProperties": False},
+            },
+        },
+        "additionalProperties": False,
     },
-    "additionalProperties": False,
-})
+)
 
-SERVICE_MONITOR = _resource("ServiceMonitor", {
-    "type": "object",
-    "required": ["selector", "endpoints"],
-    "properties": {
-        **MONITOR_SPEC_COMMON,
-        "targetLabels": {"type": "array", "items": {"type": "string"}},
-        "endpoints": {"type": "array", "minItems": 1,
-                      "items": {"type": "object", "properties": ENDPOINT_PROPERTIES, "additionalProperties": False}},
+SERVICE_MONITOR = _resource(
+    "ServiceMonitor",
+    {
+        "type": "object",
+        "required": ["selector", "endpoints"],
+        "properties": {
+            **MONITOR_SPEC_COMMON,
+            "targetLabels": {"type": "array", "items": {"type": "string"}},
+            "endpoints": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "object", "properties": ENDPOINT_PROPERTIES, "additionalProperties": False},
+            },
+        },
+        "additionalProperties": False,
     },
-    "additionalProperties": False,
-})
+)
 
 RULE = {
     "type": "object",
@@ -135,30 +161,38 @@ RULE = {
         "annotations": STRING_MAP,
     },
     "additionalProperties": False,
-    "oneOf": [{"required": ["record"], "not": {"required": ["alert"]}},
-              {"required": ["alert"], "not": {"required": ["record"]}}],
+    "oneOf": [
+        {"required": ["record"], "not": {"required": ["alert"]}},
+        {"required": ["alert"], "not": {"required": ["record"]}},
+    ],
 }
 
-PROMETHEUS_RULE = _resource("PrometheusRule", {
-    "type": "object",
-    "required": ["groups"],
-    "properties": {
-        "groups": {"type": "array", "items": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {
-                "name": {"type": "string", "minLength": 1},
-                "interval": DURATION,
-                "limit": {"type": "integer"},
-                "partial_response_strategy": {"type": "string", "pattern": r"^(?i:(abort|warn))?$"},
-                "query_offset": DURATION,
-                "labels": STRING_MAP,
-                "rules": {"type": "array", "items": RULE},
+PROMETHEUS_RULE = _resource(
+    "PrometheusRule",
+    {
+        "type": "object",
+        "required": ["groups"],
+        "properties": {
+            "groups": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "interval": DURATION,
+                        "limit": {"type": "integer"},
+                        "partial_response_strategy": {"type": "string", "pattern": r"^(?i:(abort|warn))?$"},
+                        "query_offset": DURATION,
+                        "labels": STRING_MAP,
+                        "rules": {"type": "array", "items": RULE},
+                    },
+                    "additionalProperties": False,
+                },
             },
-            "additionalProperties": False,
-        }},
+        },
+        "additionalProperties": False,
     },
-    "additionalProperties": False,
-})
+)
 
 SCHEMAS = {"PodMonitor": POD_MONITOR, "ServiceMonitor": SERVICE_MONITOR, "PrometheusRule": PROMETHEUS_RULE}

@@ -149,11 +149,19 @@ def replay(df: Dockerfile, context: Path, work: Path, python: str) -> Replayed:
             elif ins.op == "COPY":
                 _copy(ins, expand(ins.args, raw), context, workdir, root, work)
             elif ins.op == "RUN":
-                proc = subprocess.run(["/bin/sh", "-ec", ins.args], cwd=workdir, env={**env, **args},
-                                      capture_output=True, text=True, timeout=900)
+                proc = subprocess.run(
+                    ["/bin/sh", "-ec", ins.args],
+                    cwd=workdir,
+                    env={**env, **args},
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                )
                 if proc.returncode != 0:
-                    raise RuntimeError(f"RUN at line {ins.line} failed ({proc.returncode}):\n"
-                                       f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+                    raise RuntimeError(
+                        f"RUN at line {ins.line} failed ({proc.returncode}):\n"
+                        f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+                    )
             elif ins.op == "ENV":
                 for k, v in env_pairs(ins.args).items():
                     env[k] = expand(v, {**env, **args})
@@ -190,8 +198,12 @@ def _copy(ins: Instruction, expanded: str, context: Path, workdir: Path, root: P
         if not src_path.exists():
             raise FileNotFoundError(f"COPY at line {ins.line}: {src} not found ({src_path})")
         if src_path.is_dir():
-            shutil.copytree(src_path, dest_path, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
+            shutil.copytree(
+                src_path,
+                dest_path,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"),
+            )
         else:
             target = dest_path / src_path.name if dest.endswith("/") else dest_path
             target.parent.mkdir(parents=True, exist_ok=True)

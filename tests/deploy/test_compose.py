@@ -64,8 +64,9 @@ def binds(service: dict[str, Any]) -> list[tuple[Path, PurePosixPath]]:
 def host_path(service: dict[str, Any], container_path: str) -> Path:
     """Where a path inside a container comes from on the host (the longest bind mount prefix)."""
     p = PurePosixPath(container_path)
-    best = max((b for b in binds(service) if p == b[1] or b[1] in p.parents), key=lambda b: len(b[1].parts),
-               default=None)
+    best = max(
+        (b for b in binds(service) if p == b[1] or b[1] in p.parents), key=lambda b: len(b[1].parts), default=None
+    )
     assert best is not None, f"{container_path} is not bind-mounted"
     return best[0].joinpath(*p.relative_to(best[1]).parts)
 
@@ -211,8 +212,9 @@ def test_alertmanager_config_passes_amtool() -> None:
 
 def test_grafana_provisioning_points_at_existing_dashboards() -> None:
     graf = services()["grafana"]
-    datasources = [d for f in provisioning_files(graf, "datasources")
-                   for d in yaml.safe_load(f.read_text())["datasources"]]
+    datasources = [
+        d for f in provisioning_files(graf, "datasources") for d in yaml.safe_load(f.read_text())["datasources"]
+    ]
     urls = {d["type"]: d["url"] for d in datasources}
     svcs = services()
     for kind in ("prometheus", "alertmanager"):
@@ -252,11 +254,44 @@ def test_core_services_have_healthchecks(service: str) -> None:
 
 # Service keys of the Compose specification (compose-spec/schema/compose-spec.json) this project may use.
 SERVICE_KEYS = {
-    "build", "cap_add", "cap_drop", "command", "container_name", "depends_on", "deploy", "devices", "entrypoint",
-    "env_file", "environment", "expose", "extra_hosts", "group_add", "healthcheck", "image", "init", "labels",
-    "logging", "network_mode", "networks", "pid", "platform", "ports", "privileged", "profiles", "pull_policy",
-    "read_only", "restart", "runtime", "secrets", "security_opt", "shm_size", "stop_grace_period", "tmpfs", "user",
-    "volumes", "working_dir",
+    "build",
+    "cap_add",
+    "cap_drop",
+    "command",
+    "container_name",
+    "depends_on",
+    "deploy",
+    "devices",
+    "entrypoint",
+    "env_file",
+    "environment",
+    "expose",
+    "extra_hosts",
+    "group_add",
+    "healthcheck",
+    "image",
+    "init",
+    "labels",
+    "logging",
+    "network_mode",
+    "networks",
+    "pid",
+    "platform",
+    "ports",
+    "privileged",
+    "profiles",
+    "pull_policy",
+    "read_only",
+    "restart",
+    "runtime",
+    "secrets",
+    "security_opt",
+    "shm_size",
+    "stop_grace_period",
+    "tmpfs",
+    "user",
+    "volumes",
+    "working_dir",
 }
 TOP_KEYS = {"name", "services", "volumes", "networks", "configs", "secrets", "include"}
 

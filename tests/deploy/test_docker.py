@@ -65,8 +65,11 @@ def _python_for(uid: int, gid: int) -> str:
     probe = "import sys; print(sys.version)"
     for c in candidates:
         as_root = subprocess.run([c, "-c", probe], capture_output=True, text=True)
-        as_user = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", c, "-c", probe],
-                                 capture_output=True, text=True)
+        as_user = subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", c, "-c", probe],
+            capture_output=True,
+            text=True,
+        )
         if as_root.returncode == 0 and as_user.returncode == 0 and as_root.stdout == as_user.stdout:
             return c
     pytest.fail(f"no Python interpreter runs the same for root and uid {uid}: {candidates}")
@@ -98,9 +101,19 @@ def test_image_installs_a_wheel_not_the_source_tree(image: Replayed) -> None:
     venv = Path(image.args["VENV"])
     assert not Path(image.args["WHEELS"]).exists(), "the runtime stage removes its wheel folder"
     out = subprocess.run(
-        _as_user(image, [str(venv / "bin" / "python"), "-c",
-                         "import llm_exporter, sys; print(llm_exporter.__file__); print(llm_exporter.__version__)"]),
-        capture_output=True, text=True, env=image.env, cwd="/", check=True,
+        _as_user(
+            image,
+            [
+                str(venv / "bin" / "python"),
+                "-c",
+                "import llm_exporter, sys; print(llm_exporter.__file__); print(llm_exporter.__version__)",
+            ],
+        ),
+        capture_output=True,
+        text=True,
+        env=image.env,
+        cwd="/",
+        check=True,
     ).stdout.split()
     assert Path(out[0]).is_relative_to(venv), out
     assert out[1] == llm_exporter.__version__
@@ -114,8 +127,7 @@ def test_entrypoint_runs_as_non_root_and_serves_metrics(image: Replayed) -> None
     config = image.root / "etc" / "llm-exporter" / "config.yml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(
-        "gpu:\n  enabled: false\n"
-        f"inference:\n  - name: engine\n    url: http://127.0.0.1:{dead}\n    server: vllm\n",
+        f"gpu:\n  enabled: false\ninference:\n  - name: engine\n    url: http://127.0.0.1:{dead}\n    server: vllm\n",
         encoding="utf-8",
     )
     make_readable(config.parent)
@@ -124,8 +136,9 @@ def test_entrypoint_runs_as_non_root_and_serves_metrics(image: Replayed) -> None
     readonly.chmod(0o555)  # owned by root: the image user cannot write here (read-only root filesystem)
     argv = [entry, *image.cmd, f"--web.listen-address=127.0.0.1:{port}", f"--config.file={config}"]
     env = {**image.env, "HOME": "/nonexistent"}
-    proc = subprocess.Popen(_as_user(image, argv), cwd=readonly, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        _as_user(image, argv), cwd=readonly, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         try:
             wait_port(port, timeout=60)
@@ -136,8 +149,9 @@ def test_entrypoint_runs_as_non_root_and_serves_metrics(image: Replayed) -> None
         uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
         assert uid_line.split()[1:] == [image.user.partition(":")[0]] * 4
         body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
-        assert re.search(rf'^llm_exporter_build_info\{{[^}}]*version="{re.escape(llm_exporter.__version__)}"',
-                         body, re.M), body[:2000]
+        assert re.search(
+            rf'^llm_exporter_build_info\{{[^}}]*version="{re.escape(llm_exporter.__version__)}"', body, re.M
+        ), body[:2000]
         assert re.search(r'^llm_target_up\{target="engine"\} 0(\.0)?$', body, re.M), body[:2000]
         health = [a.replace("10556", str(port)) for a in image.healthcheck]
         assert subprocess.run(_as_user(image, health), env=env, cwd=readonly, timeout=30).returncode == 0
@@ -145,5 +159,6 @@ def test_entrypoint_runs_as_non_root_and_serves_metrics(image: Replayed) -> None
         proc.terminate()
         proc.wait(timeout=30)
     health = [a.replace("10556", str(port)) for a in image.healthcheck]
-    assert subprocess.run(_as_user(image, health), env=env, cwd=readonly, capture_output=True,
-                          timeout=30).returncode != 0, "the HEALTHCHECK must fail once the exporter is gone"
+    assert (
+        subprocess.run(_as_user(image, health), env=env, cwd=readonly, capture_output=True, timeout=30).returncode != 0
+    ), "the HEALTHCHECK must fail once the exporter is gone"

@@ -45,8 +45,11 @@ def all_objects() -> list[tuple[Path, dict[str, Any]]]:
 
 
 def exporter_containers(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in pod_spec.get("containers", []) + pod_spec.get("initContainers", [])
-            if c["image"].split(":")[0].endswith("/llm-exporter")]
+    return [
+        c
+        for c in pod_spec.get("containers", []) + pod_spec.get("initContainers", [])
+        if c["image"].split(":")[0].endswith("/llm-exporter")
+    ]
 
 
 def deployments(path: Path) -> list[dict[str, Any]]:
@@ -55,9 +58,16 @@ def deployments(path: Path) -> list[dict[str, Any]]:
 
 def test_expected_manifests_exist() -> None:
     names = {p.relative_to(K8S).as_posix() for p in manifest_files()}
-    for required in ("vllm-sidecar.yaml", "vllm-native-sidecar.yaml", "service.yaml", "podmonitor.yaml",
-                     "servicemonitor.yaml", "queue-collector.yaml", "generated/prometheusrules.yaml",
-                     "generated/dashboards.yaml"):
+    for required in (
+        "vllm-sidecar.yaml",
+        "vllm-native-sidecar.yaml",
+        "service.yaml",
+        "podmonitor.yaml",
+        "servicemonitor.yaml",
+        "queue-collector.yaml",
+        "generated/prometheusrules.yaml",
+        "generated/dashboards.yaml",
+    ):
         assert required in names
 
 
@@ -79,14 +89,25 @@ def test_crd_schemas_reject_mistakes() -> None:
     broken = [
         {**pm, "spec": {**pm["spec"], "podMetricEndpoints": pm["spec"]["podMetricsEndpoints"]}},
         {**pm, "spec": {**pm["spec"], "podMetricsEndpoints": [{"port": "metrics", "interval": "15 seconds"}]}},
-        {**pm, "spec": {**pm["spec"], "podMetricsEndpoints": [{"port": "metrics", "relabelings": [
-            {"sourceLabels": ["a"], "action": "rename"}]}]}},
+        {
+            **pm,
+            "spec": {
+                **pm["spec"],
+                "podMetricsEndpoints": [
+                    {"port": "metrics", "relabelings": [{"sourceLabels": ["a"], "action": "rename"}]}
+                ],
+            },
+        },
     ]
     for obj in broken:
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.Draft202012Validator(SCHEMAS["PodMonitor"]).validate(obj)
-    rule = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": {"name": "x"},
-            "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "record": "b", "expr": "1"}]}]}}
+    rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "x"},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "record": "b", "expr": "1"}]}]},
+    }
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(SCHEMAS["PrometheusRule"]).validate(rule)
 
@@ -139,8 +160,11 @@ def test_both_sidecar_forms_differ_only_in_placement() -> None:
 
 
 def _exporter_pods() -> list[tuple[Path, dict[str, Any]]]:
-    return [(p, d) for p, d in all_objects()
-            if d["kind"] == "Deployment" and exporter_containers(d["spec"]["template"]["spec"])]
+    return [
+        (p, d)
+        for p, d in all_objects()
+        if d["kind"] == "Deployment" and exporter_containers(d["spec"]["template"]["spec"])
+    ]
 
 
 def test_exporter_containers_are_locked_down_and_sized() -> None:
@@ -205,8 +229,12 @@ def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     ok = all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
     for expr in selector.get("matchExpressions", []):
         value = labels.get(expr["key"])
-        ok &= {"In": value in expr.get("values", []), "NotIn": value not in expr.get("values", []),
-               "Exists": value is not None, "DoesNotExist": value is None}[expr["operator"]]
+        ok &= {
+            "In": value in expr.get("values", []),
+            "NotIn": value not in expr.get("values", []),
+            "Exists": value is not None,
+            "DoesNotExist": value is None,
+        }[expr["operator"]]
     return ok
 
 
@@ -294,7 +322,8 @@ def test_generator_follows_files_added_later(tmp_path: Path) -> None:
     alerts, dashboards = tmp_path / "alerts", tmp_path / "dashboards"
     (alerts / "rules" / "extra").mkdir(parents=True)
     (alerts / "rules" / "extra" / "new.rules.yml").write_text(
-        "groups:\n  - name: new\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n")
+        "groups:\n  - name: new\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n"
+    )
     (alerts / "tests").mkdir()
     (alerts / "tests" / "new.test.yml").write_text("rule_files: [x]\ntests: []\n")
     (alerts / "alertmanager.yml").write_text("route:\n  receiver: x\nreceivers:\n  - name: x\n")
@@ -308,4 +337,6 @@ def test_generator_follows_files_added_later(tmp_path: Path) -> None:
     assert [r["metadata"]["name"] for r in rules] == ["llm-exporter-new-rules"]
     cms = gen.dashboard_configmaps(dashboards)
     assert [(c["metadata"]["name"], c["metadata"]["annotations"]["grafana_folder"]) for c in cms] == [
-        ("llm-exporter-dashboard-newfolder-new", "newfolder"), ("llm-exporter-dashboard-top", "LLM")]
+        ("llm-exporter-dashboard-newfolder-new", "newfolder"),
+        ("llm-exporter-dashboard-top", "LLM"),
+    ]

@@ -51,8 +51,11 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
 def verify(tool: str, unit: Path) -> tuple[int, str]:
     """Exit status and the lines about the unit (not environment noise when systemd is not PID 1)."""
     proc = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True)
-    lines = [line for line in (proc.stdout + proc.stderr).splitlines()
-             if unit.name in line or "Unknown" in line or "Failed" in line]
+    lines = [
+        line
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if unit.name in line or "Unknown" in line or "Failed" in line
+    ]
     return proc.returncode, "\n".join(lines)
 
 

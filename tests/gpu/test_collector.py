@@ -87,8 +87,11 @@ def test_base_units_and_values(scenario: Path) -> None:
     assert not m.has("llm_gpu_fan_speed_ratio")
     assert not m.has("llm_gpu_retired_pages")
     # opt-in families stay off by default
-    for name in ("llm_gpu_process_memory_bytes", "llm_gpu_pcie_transmit_bytes_per_second",
-                 "llm_gpu_nvlink_errors_total"):
+    for name in (
+        "llm_gpu_process_memory_bytes",
+        "llm_gpu_pcie_transmit_bytes_per_second",
+        "llm_gpu_nvlink_errors_total",
+    ):
         assert not m.has(name)
     info = next(dict(k) for k in m.series("llm_gpu_info") if dict(k)["gpu"] == "1")
     assert info["name"] == "NVIDIA H100 80GB HBM3" and info["pci_bus_id"] == "00000000:28:00.0"
@@ -112,8 +115,14 @@ def test_consumer_gpu_unsupported_calls_are_absent_and_remembered(scenario: Path
         m, err = collect(c)
         assert err is None
         assert m.get("llm_gpu_up", labels(0)) == 1
-        for absent in ("llm_gpu_ecc_errors_total", "llm_gpu_memory_temperature_celsius", "llm_gpu_fan_speed_ratio",
-                       "llm_gpu_remapped_rows", "llm_gpu_mig_mode", "llm_gpu_recovery_action"):
+        for absent in (
+            "llm_gpu_ecc_errors_total",
+            "llm_gpu_memory_temperature_celsius",
+            "llm_gpu_fan_speed_ratio",
+            "llm_gpu_remapped_rows",
+            "llm_gpu_mig_mode",
+            "llm_gpu_recovery_action",
+        ):
             assert not m.has(absent), absent
         assert m.get("llm_gpu_temperature_celsius", labels(0)) == 40
         info = dict(next(iter(m.series("llm_gpu_info"))))
@@ -137,15 +146,21 @@ def test_mig_instances_without_double_counting(scenario: Path) -> None:
     assert m.get("llm_gpu_mig_mode", labels(0, state="current")) == 1
     assert m.get("llm_gpu_mig_mode", labels(0, state="pending")) == 1
     assert len(m.series("llm_gpu_mig_instance_info")) == 3
-    assert m.has("llm_gpu_mig_instance_info", gpu_instance_id="1", compute_instance_id="1",
-                 mig_uuid="MIG-aaaaaaaa-0000-5000-8000-000000000002")
+    assert m.has(
+        "llm_gpu_mig_instance_info",
+        gpu_instance_id="1",
+        compute_instance_id="1",
+        mig_uuid="MIG-aaaaaaaa-0000-5000-8000-000000000002",
+    )
     # memory once per GPU instance (GI 1 has two compute instances)
     assert len(m.series("llm_gpu_mig_memory_used_bytes")) == 2
     assert m.get("llm_gpu_mig_memory_used_bytes", labels(0, gpu_instance_id="1")) == 5 * GIB
     assert m.get("llm_gpu_mig_memory_total_bytes", labels(0, gpu_instance_id="2")) == 20 * GIB
     # profile names from the GPU instance's profile info, without NVML's "MIG " prefix
-    profiles = {(dict(k)["gpu_instance_id"], dict(k)["compute_instance_id"]): dict(k)["profile"]
-                for k in m.series("llm_gpu_mig_instance_info")}
+    profiles = {
+        (dict(k)["gpu_instance_id"], dict(k)["compute_instance_id"]): dict(k)["profile"]
+        for k in m.series("llm_gpu_mig_instance_info")
+    }
     assert profiles == {("1", "0"): "3g.40gb", ("1", "1"): "3g.40gb", ("2", "0"): "2g.20gb"}
     # utilisation is NotSupported under MIG; GPU-level series exist once per GPU, not per instance
     assert not m.has("llm_gpu_utilization_ratio", gpu="0")
@@ -159,19 +174,26 @@ def test_mig_profile_without_lookup_by_id(scenario: Path) -> None:
     """Drivers without nvmlDeviceGetGpuInstanceProfileInfoByIdV: the profile indices are scanned for the id."""
     text_ = fakenvml.mig_scenario().replace(
         "unsupported=nvmlDeviceGetUtilizationRates",
-        "unsupported=nvmlDeviceGetGpuInstanceProfileInfoByIdV,nvmlDeviceGetUtilizationRates", 1)
+        "unsupported=nvmlDeviceGetGpuInstanceProfileInfoByIdV,nvmlDeviceGetUtilizationRates",
+        1,
+    )
     fakenvml.write_scenario(scenario, text_)
     with collector() as c:
         m, err = collect(c)
     assert err is None
     assert sorted(dict(k)["profile"] for k in m.series("llm_gpu_mig_instance_info")) == [
-        "2g.20gb", "3g.40gb", "3g.40gb"]
+        "2g.20gb",
+        "3g.40gb",
+        "3g.40gb",
+    ]
 
 
 def test_mig_profile_unreadable_is_empty_not_an_error(scenario: Path) -> None:
     text_ = fakenvml.mig_scenario().replace(
         "unsupported=nvmlDeviceGetUtilizationRates",
-        "unsupported=nvmlGpuInstanceGetInfo,nvmlDeviceGetUtilizationRates", 1)
+        "unsupported=nvmlGpuInstanceGetInfo,nvmlDeviceGetUtilizationRates",
+        1,
+    )
     fakenvml.write_scenario(scenario, text_)
     with collector() as c:
         m, err = collect(c)
@@ -385,8 +407,11 @@ def test_stuck_call_is_abandoned_and_not_piled_up(scenario: Path) -> None:
         workers = [t for t in threading.enumerate() if t.name == "gpu-nvml"]
         assert len(workers) == 1
         fakenvml.write_scenario(scenario, fakenvml.render([fakenvml.h100(i) for i in range(2)]))
-        wait_for(lambda: not any(t.name == "gpu-nvml" for t in threading.enumerate()), timeout=10,
-                 what="the stuck call to return")
+        wait_for(
+            lambda: not any(t.name == "gpu-nvml" for t in threading.enumerate()),
+            timeout=10,
+            what="the stuck call to return",
+        )
         m, err = collect(c)
     assert err is None and m.get("llm_gpu_up", labels(0)) == 1
 

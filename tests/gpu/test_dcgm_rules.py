@@ -23,11 +23,15 @@ def test_dcgm_compat_rules(tmp_path: Path) -> None:
     promtool = need_binary("promtool")
     rules = tmp_path / "dcgm.rules.yml"
     rules.write_text(RULES.read_text())
-    info = (f'llm_gpu_info{{gpu="0",uuid="{UUID}",name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:18:00.0",'
-            f'driver_version="550.54.15",serial="1"}}')
+    info = (
+        f'llm_gpu_info{{gpu="0",uuid="{UUID}",name="NVIDIA H100 80GB HBM3",pci_bus_id="00000000:18:00.0",'
+        f'driver_version="550.54.15",serial="1"}}'
+    )
     L = f'gpu="0",uuid="{UUID}"'
-    expected_labels = (f'gpu="0",uuid="{UUID}",UUID="{UUID}",modelName="NVIDIA H100 80GB HBM3",'
-                       f'pci_bus_id="00000000:18:00.0",device="nvidia0",DCGM_FI_DRIVER_VERSION="550.54.15"')
+    expected_labels = (
+        f'gpu="0",uuid="{UUID}",UUID="{UUID}",modelName="NVIDIA H100 80GB HBM3",'
+        f'pci_bus_id="00000000:18:00.0",device="nvidia0",DCGM_FI_DRIVER_VERSION="550.54.15"'
+    )
     (tmp_path / "test.yml").write_text(f"""
 rule_files: [dcgm.rules.yml]
 evaluation_interval: 1m

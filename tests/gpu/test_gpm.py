@@ -15,8 +15,13 @@ from gpu import fakenvml
 from gpu.helpers import collect
 
 # metric -> NVML_GPM_METRIC_* id in the fake's "gpm=<id>:<percent>" scenario key
-GPM = {"llm_gpu_graphics_active_ratio": 1, "llm_gpu_sm_active_ratio": 2, "llm_gpu_sm_occupancy_ratio": 3,
-       "llm_gpu_tensor_active_ratio": 5, "llm_gpu_dram_active_ratio": 10}
+GPM = {
+    "llm_gpu_graphics_active_ratio": 1,
+    "llm_gpu_sm_active_ratio": 2,
+    "llm_gpu_sm_occupancy_ratio": 3,
+    "llm_gpu_tensor_active_ratio": 5,
+    "llm_gpu_dram_active_ratio": 10,
+}
 
 
 class Clock:
@@ -31,8 +36,12 @@ class Clock:
 
 @contextmanager
 def gpm_collector(clock: Clock | None = None, **config: object) -> Iterator[GpuCollector]:
-    c = GpuCollector(GpuConfig(enabled=True, gpm=True, **config),  # type: ignore[arg-type]
-                     backoff=(0.05, 0.2), xid_wait_ms=50, clock=clock or Clock())
+    c = GpuCollector(
+        GpuConfig(enabled=True, gpm=True, **config),  # type: ignore[arg-type]
+        backoff=(0.05, 0.2),
+        xid_wait_ms=50,
+        clock=clock or Clock(),
+    )
     try:
         yield c
     finally:
@@ -88,7 +97,8 @@ def test_ratios_follow_the_interval_and_each_entry_return_code(scenario: Path) -
     assert err is None
     assert gpm_names(m) == {"llm_gpu_sm_active_ratio"}
     assert m.get("llm_gpu_sm_active_ratio", {"gpu": "0", "uuid": str(fakenvml.h100(0)["uuid"])}) == pytest.approx(
-        0.125, abs=1e-9)
+        0.125, abs=1e-9
+    )
 
 
 def test_unsupported_gpu_emits_no_gpm_and_no_error(scenario: Path) -> None:

@@ -13,8 +13,12 @@ pytestmark = pytest.mark.gpu
 
 
 def _smi(fields: str) -> list[list[str]]:
-    res = subprocess.run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
-                         capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return [[c.strip() for c in line.split(",")] for line in res.stdout.strip().splitlines()]
 
 

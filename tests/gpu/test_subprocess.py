@@ -23,8 +23,13 @@ def run_collect(lib_dir: Path | None, scenario: Path | None, **config: object) -
         env["LD_LIBRARY_PATH"] = str(lib_dir)
     if scenario is not None:
         env[fakenvml.ENV] = str(scenario)
-    res = subprocess.run([sys.executable, str(HERE / "collect_once.py"), json.dumps(config)],
-                         env=env, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, str(HERE / "collect_once.py"), json.dumps(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     for fam in text_string_to_metric_families(res.stdout):
@@ -40,8 +45,9 @@ def names(samples: dict) -> set[str]:
 
 def test_old_driver_missing_versioned_symbols_falls_back(tmp_path: Path) -> None:
     lib_dir = fakenvml.build("old_driver")
-    scenario = fakenvml.write_scenario(tmp_path / "s.conf", fakenvml.render(
-        [fakenvml.h100(0), fakenvml.h100(1)], driver="470.82.01"))
+    scenario = fakenvml.write_scenario(
+        tmp_path / "s.conf", fakenvml.render([fakenvml.h100(0), fakenvml.h100(1)], driver="470.82.01")
+    )
     samples, error = run_collect(lib_dir, scenario, enabled=True)
     assert error == ""
     got = names(samples)

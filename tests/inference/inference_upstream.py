@@ -19,8 +19,12 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def send(status: int = 200, body: bytes = b"", ctype: str = "text/plain; version=0.0.4; charset=utf-8",
-         headers: dict[str, str] | None = None) -> Route:
+def send(
+    status: int = 200,
+    body: bytes = b"",
+    ctype: str = "text/plain; version=0.0.4; charset=utf-8",
+    headers: dict[str, str] | None = None,
+) -> Route:
     def route(h: BaseHTTPRequestHandler) -> None:
         h.send_response(status)
         h.send_header("Content-Type", ctype)
@@ -59,8 +63,9 @@ def slow(delay: float, body: bytes = b"") -> Route:
     return route
 
 
-def streamed(chunks: Callable[[], Iterator[bytes]], ctype: str = "text/plain; version=0.0.4",
-             announce_length: int | None = None) -> Route:
+def streamed(
+    chunks: Callable[[], Iterator[bytes]], ctype: str = "text/plain; version=0.0.4", announce_length: int | None = None
+) -> Route:
     """Stream a generated body chunk by chunk (chunked encoding unless a length is announced)."""
 
     def route(h: BaseHTTPRequestHandler) -> None:

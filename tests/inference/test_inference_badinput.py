@@ -43,8 +43,11 @@ BAD = {
     "html": send(200, b"<!DOCTYPE html><html><body>Bad gateway</body></html>\n", "text/html"),
     "html_as_text": send(200, b"<!DOCTYPE html>\n<html><body>oops</body></html>\n", "text/plain"),
     "truncated": truncated(GOOD[:5000], len(GOOD)),
-    "truncated_openmetrics": send(200, fixture("vllm-v1-openmetrics.prom").replace(b"# EOF\n", b"")[:-300],
-                                  "application/openmetrics-text; version=1.0.0"),
+    "truncated_openmetrics": send(
+        200,
+        fixture("vllm-v1-openmetrics.prom").replace(b"# EOF\n", b"")[:-300],
+        "application/openmetrics-text; version=1.0.0",
+    ),
     "big": streamed(lambda: _big_body(50 * 1024 * 1024)),
     "big_announced": streamed(lambda: _big_body(50 * 1024 * 1024), announce_length=50 * 1024 * 1024),
     "millions": streamed(lambda: _many_series(2_000_000)),
@@ -81,11 +84,15 @@ def _engine(upstream: Upstream, bad_url: str, **limits: int) -> ScrapeEngine:
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_upstream_marks_only_its_target_down(upstream: Upstream, case: str,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_upstream_marks_only_its_target_down(
+    upstream: Upstream, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # Small limits keep the test quick; the defaults are 32 MiB and 200,000 samples.
-    limits = {"max_samples": 20_000, "max_body_bytes": 1 << 30} if case == "millions" else \
-        {"max_body_bytes": 4 * 1024 * 1024}
+    limits = (
+        {"max_samples": 20_000, "max_body_bytes": 1 << 30}
+        if case == "millions"
+        else {"max_body_bytes": 4 * 1024 * 1024}
+    )
     engine = _engine(upstream, f"{upstream.url}/{case}", **limits)
     caplog.set_level(logging.WARNING, logger="llm_exporter.scrape")
     tracemalloc.start()
@@ -136,10 +143,12 @@ def test_recovery_is_logged_and_target_comes_back(caplog: pytest.LogCaptureFixtu
 
 
 def test_duplicate_series_keep_first_value_and_warn(caplog: pytest.LogCaptureFixture) -> None:
-    body = (b'vllm:num_requests_running{engine="0",model_name="m"} 2\n'
-            b'vllm:num_requests_running{engine="0",model_name="m"} 9\n'
-            b'vllm:prompt_tokens_total{engine="0",model_name="m"} 10\n'
-            b'vllm:prompt_tokens_total{model_name="m",engine="0"} 99\n')
+    body = (
+        b'vllm:num_requests_running{engine="0",model_name="m"} 2\n'
+        b'vllm:num_requests_running{engine="0",model_name="m"} 9\n'
+        b'vllm:prompt_tokens_total{engine="0",model_name="m"} 10\n'
+        b'vllm:prompt_tokens_total{model_name="m",engine="0"} 99\n'
+    )
     caplog.set_level(logging.WARNING)
     with Upstream({"/metrics": send(200, body)}) as up:
         c = InferenceCollector(InferenceTarget(name="dup", url=up.url, server="vllm"))
@@ -156,13 +165,14 @@ def test_counters_going_backwards_stay_monotonic() -> None:
     """An engine restart resets its counters; the folded export must never go down."""
 
     def body(e0: int, e1: int) -> bytes:
-        return (b'vllm:generation_tokens_total{engine="0",model_name="m"} %d\n'
-                b'vllm:generation_tokens_total{engine="1",model_name="m"} %d\n'
-                b'vllm:e2e_request_latency_seconds_bucket{engine="0",le="1.0",model_name="m"} %d\n'
-                b'vllm:e2e_request_latency_seconds_bucket{engine="0",le="+Inf",model_name="m"} %d\n'
-                b'vllm:e2e_request_latency_seconds_sum{engine="0",model_name="m"} %d\n'
-                b'vllm:e2e_request_latency_seconds_count{engine="0",model_name="m"} %d\n'
-                % (e0, e1, e0, e0, e0, e0))
+        return (
+            b'vllm:generation_tokens_total{engine="0",model_name="m"} %d\n'
+            b'vllm:generation_tokens_total{engine="1",model_name="m"} %d\n'
+            b'vllm:e2e_request_latency_seconds_bucket{engine="0",le="1.0",model_name="m"} %d\n'
+            b'vllm:e2e_request_latency_seconds_bucket{engine="0",le="+Inf",model_name="m"} %d\n'
+            b'vllm:e2e_request_latency_seconds_sum{engine="0",model_name="m"} %d\n'
+            b'vllm:e2e_request_latency_seconds_count{engine="0",model_name="m"} %d\n' % (e0, e1, e0, e0, e0, e0)
+        )
 
     seen = []
     with Upstream({"/metrics": send(200, body(100, 1000))}) as up:

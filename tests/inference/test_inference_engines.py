@@ -14,14 +14,41 @@ from llm_exporter.scrape import Deadline
 
 T = "t"
 M = "meta-llama/Llama-3.1-8B-Instruct"
-TTFT = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160,
-        640, 2560]
+TTFT = [
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1,
+    2.5,
+    5,
+    7.5,
+    10,
+    20,
+    40,
+    80,
+    160,
+    640,
+    2560,
+]
 ITL = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80]
 LAT = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680]
 
 
-def scrape(body: bytes, server: str, model: str | None = None, routes: dict | None = None,
-           ctype: str = "text/plain; version=0.0.4; charset=utf-8") -> tuple[MetricSet, InferenceCollector]:
+def scrape(
+    body: bytes,
+    server: str,
+    model: str | None = None,
+    routes: dict | None = None,
+    ctype: str = "text/plain; version=0.0.4; charset=utf-8",
+) -> tuple[MetricSet, InferenceCollector]:
     with Upstream({"/metrics": send(200, body, ctype), **(routes or {})}) as up:
         c = InferenceCollector(InferenceTarget(name=T, url=up.url, server=server, model=model))
         out = MetricSet()
@@ -40,8 +67,11 @@ def hist(out: MetricSet, name: str, model: str) -> tuple[dict[float, float], flo
 
 
 def reasons(out: MetricSet, model: str) -> dict[str, float]:
-    return {dict(k)["finish_reason"]: val for k, val in out.series("llm_requests_total").items()
-            if dict(k)["model"] == model}
+    return {
+        dict(k)["finish_reason"]: val
+        for k, val in out.series("llm_requests_total").items()
+        if dict(k)["model"] == model
+    }
 
 
 def test_vllm_v1_two_engines_folded() -> None:
@@ -71,8 +101,9 @@ def test_vllm_v1_two_engines_folded() -> None:
 
 def test_vllm_openmetrics_underscore_spelling_maps_the_same() -> None:
     text, _ = scrape(fixture("vllm-v1.prom"), "vllm")
-    om, _ = scrape(fixture("vllm-v1-openmetrics.prom"), "vllm",
-                   ctype="application/openmetrics-text; version=1.0.0; charset=utf-8")
+    om, _ = scrape(
+        fixture("vllm-v1-openmetrics.prom"), "vllm", ctype="application/openmetrics-text; version=1.0.0; charset=utf-8"
+    )
     for name in text.names():
         assert text.series(name) == om.series(name), name
 
@@ -133,7 +164,9 @@ def test_sglang_04_name_label_and_old_itl() -> None:
     assert v(out, "llm_prompt_tokens_total", m) == 8128902
     assert v(out, "llm_generation_tokens_total", m) == 7557572
     assert hist(out, "llm_inter_token_latency_seconds", m) == (
-        {0.005: 1, 0.01: 73, math.inf: 7557572}, 866964.5791549598)
+        {0.005: 1, 0.01: 73, math.inf: 7557572},
+        866964.5791549598,
+    )
     assert hist(out, "llm_request_duration_seconds", m) == ({0.3: 0, 60.0: 41000, math.inf: 42000}, 3116093.850019932)
 
 
@@ -147,7 +180,9 @@ def test_tgi_model_from_info_endpoint() -> None:
     assert v(out, "llm_generation_tokens_total", m) == 777
     assert reasons(out, m) == {"unknown": 18, "rejected": 2, "abort": 1, "error": 0}
     assert hist(out, "llm_request_duration_seconds", m) == (
-        {0.00015000000000000001: 0, 0.00022500000000000002: 0, 1.7085937500000002: 10, math.inf: 18}, 40.25)
+        {0.00015000000000000001: 0, 0.00022500000000000002: 0, 1.7085937500000002: 10, math.inf: 18},
+        40.25,
+    )
     assert hist(out, "llm_request_queue_duration_seconds", m) == ({0.00015000000000000001: 5, math.inf: 18}, 0.5)
     assert hist(out, "llm_time_per_output_token_seconds", m) == ({0.0337: 15, math.inf: 18}, 0.45)
     assert v(out, "llm_time_to_first_token_seconds", m) is None
@@ -170,8 +205,7 @@ def test_triton_trtllm_units_and_reasons() -> None:
     assert v(out, "llm_generation_tokens_total", m) == 2560
     assert reasons(out, m) == {"unknown": 40, "rejected": 3, "abort": 1, "error": 2}
     assert reasons(out, "ensemble") == {"unknown": 40, "rejected": 0, "abort": 0, "error": 0}
-    assert hist(out, "llm_time_to_first_token_seconds", m) == (
-        {0.1: 10, 0.5: 35, 2.0: 40, 5.0: 40, math.inf: 40}, 12.0)
+    assert hist(out, "llm_time_to_first_token_seconds", m) == ({0.1: 10, 0.5: 35, 2.0: 40, 5.0: 40, math.inf: 40}, 12.0)
     # µs cumulative counters -> +Inf-only histograms in seconds, count = successful requests
     buckets, total = hist(out, "llm_request_duration_seconds", m)
     assert buckets == {math.inf: 40} and total == pytest.approx(128.734)
@@ -192,8 +226,9 @@ def test_llamacpp_current_token_semantics() -> None:
 
 def test_llamacpp_legacy_with_kv_gauges_and_model_from_api() -> None:
     models = b'{"object":"list","data":[{"id":"SmolLM2-135M-Instruct.Q4_1.gguf","object":"model"}]}'
-    out, _ = scrape(fixture("llamacpp-legacy.prom"), "llamacpp",
-                    routes={"/v1/models": send(200, models, "application/json")})
+    out, _ = scrape(
+        fixture("llamacpp-legacy.prom"), "llamacpp", routes={"/v1/models": send(200, models, "application/json")}
+    )
     m = "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert v(out, "llm_prompt_tokens_total", m) == 512
     assert v(out, "llm_prefix_cache_hit_tokens_total", m) is None
@@ -213,8 +248,10 @@ def test_litellm_folds_identity_labels() -> None:
 
 
 def test_ollama_loaded_models() -> None:
-    routes = {"/api/ps": send(200, fixture("ollama-ps.json"), "application/json"),
-              "/api/version": send(200, fixture("ollama-version.json"), "application/json")}
+    routes = {
+        "/api/ps": send(200, fixture("ollama-ps.json"), "application/json"),
+        "/api/version": send(200, fixture("ollama-version.json"), "application/json"),
+    }
     with Upstream(routes) as up:
         for server in ("ollama", "auto"):
             c = InferenceCollector(InferenceTarget(name=T, url=up.url, server=server))
@@ -225,18 +262,32 @@ def test_ollama_loaded_models() -> None:
             assert v(out, "llm_model_gpu_memory_bytes", "nomic-embed-text:latest") == 849000000
             expiry = datetime(2026, 8, 1, 12, 4, 5, 123456, tzinfo=UTC).timestamp()
             assert v(out, "llm_model_expiry_timestamp_seconds", "llama3.2:3b") == pytest.approx(expiry)
-            assert out.has("llm_model_info", model="llama3.2:3b", family="llama", quantization_level="Q4_K_M",
-                           context_length="4096")
+            assert out.has(
+                "llm_model_info",
+                model="llama3.2:3b",
+                family="llama",
+                quantization_level="Q4_K_M",
+                context_length="4096",
+            )
             assert out.has("llm_target_info", software="ollama", version="0.12.6")
             assert v(out, "llm_requests_running", "llama3.2:3b") is None  # Ollama cannot tell: absent
 
 
-@pytest.mark.parametrize(("name", "software"), [
-    ("vllm-v1.prom", "vllm"), ("vllm-v0.prom", "vllm"), ("vllm-v1-openmetrics.prom", "vllm"),
-    ("sglang.prom", "sglang"), ("sglang-0.4.prom", "sglang"), ("tgi.prom", "tgi"),
-    ("triton-trtllm.prom", "triton"), ("llamacpp.prom", "llamacpp"), ("llamacpp-legacy.prom", "llamacpp"),
-    ("litellm.prom", "litellm"),
-])
+@pytest.mark.parametrize(
+    ("name", "software"),
+    [
+        ("vllm-v1.prom", "vllm"),
+        ("vllm-v0.prom", "vllm"),
+        ("vllm-v1-openmetrics.prom", "vllm"),
+        ("sglang.prom", "sglang"),
+        ("sglang-0.4.prom", "sglang"),
+        ("tgi.prom", "tgi"),
+        ("triton-trtllm.prom", "triton"),
+        ("llamacpp.prom", "llamacpp"),
+        ("llamacpp-legacy.prom", "llamacpp"),
+        ("litellm.prom", "litellm"),
+    ],
+)
 def test_auto_detection_matches_explicit_server(name: str, software: str) -> None:
     ctype = "application/openmetrics-text; version=1.0.0" if "openmetrics" in name else "text/plain"
     auto, _ = scrape(fixture(name), "auto", model="x", ctype=ctype)
@@ -259,8 +310,9 @@ def test_openai_compatible_api_without_metrics() -> None:
 
 def test_asks_for_text_004_and_sends_the_bearer_token() -> None:
     with Upstream({"/metrics": send(200, fixture("llamacpp.prom"))}) as up:
-        c = InferenceCollector(InferenceTarget(name=T, url=up.url, server="llamacpp", model="m",
-                                               bearer_token="tok-123"))
+        c = InferenceCollector(
+            InferenceTarget(name=T, url=up.url, server="llamacpp", model="m", bearer_token="tok-123")
+        )
         c.collect(MetricSet(), Deadline(10))
         _, _, headers, _ = next(r for r in up.requests if r[1] == "/metrics")
     assert headers["Accept"].startswith("text/plain;version=0.0.4")

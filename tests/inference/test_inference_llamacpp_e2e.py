@@ -28,8 +28,10 @@ from support import CACHE, free_port, require_real_servers, stop_process, wait_f
 pytestmark = pytest.mark.slow
 
 ALIAS = "smollm2-135m"
-SYSTEM = ("You are a terse assistant for a monitoring test. Answer with one short sentence. "
-          "Never explain yourself, never apologise, never repeat the question.")
+SYSTEM = (
+    "You are a terse assistant for a monitoring test. Answer with one short sentence. "
+    "Never explain yourself, never apologise, never repeat the question."
+)
 QUESTIONS = ["What colour is the sky?", "What is two plus two?", "Name a fruit.", "Name a metal.", "Say hello."]
 
 
@@ -72,12 +74,32 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("llama") / "llama-server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [binary, "-m", str(model), "--alias", ALIAS, "--host", "127.0.0.1", "--port", str(port), "--metrics",
-             "-c", "2048", "-np", "1", "-t", "2", "-ngl", "0"],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                binary,
+                "-m",
+                str(model),
+                "--alias",
+                ALIAS,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--metrics",
+                "-c",
+                "2048",
+                "-np",
+                "1",
+                "-t",
+                "2",
+                "-ngl",
+                "0",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
+
         def healthy() -> bool:
             with urllib.request.urlopen(url + "/health", timeout=2) as r:
                 return bool(r.status == 200)
@@ -98,10 +120,15 @@ def _value(text: str, name: str, target: str) -> float | None:
 def test_token_counts_are_exact_and_stored_by_prometheus(llama: str, tmp_path: Path) -> None:
     usage = {"prompt": 0, "cached": 0, "completion": 0}
     for q in QUESTIONS:  # same system prompt each time: later requests reuse the cached prefix
-        resp = _post(llama + "/v1/chat/completions", {
-            "model": ALIAS, "max_tokens": 12, "temperature": 0,
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
-        })
+        resp = _post(
+            llama + "/v1/chat/completions",
+            {
+                "model": ALIAS,
+                "max_tokens": 12,
+                "temperature": 0,
+                "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
+            },
+        )
         u = resp["usage"]
         usage["prompt"] += u["prompt_tokens"]
         usage["cached"] += u.get("prompt_tokens_details", {}).get("cached_tokens", 0)
@@ -119,11 +146,14 @@ gpu:
   enabled: false
 """
     with run_exporter(config, tmp_path) as exp:
+
         def exact() -> str | None:
             text = exp.metrics()
-            got = (_value(text, "llm_prompt_tokens_total", "llama"),
-                   _value(text, "llm_prefix_cache_hit_tokens_total", "llama"),
-                   _value(text, "llm_generation_tokens_total", "llama"))
+            got = (
+                _value(text, "llm_prompt_tokens_total", "llama"),
+                _value(text, "llm_prefix_cache_hit_tokens_total", "llama"),
+                _value(text, "llm_generation_tokens_total", "llama"),
+            )
             return text if got == (usage["prompt"], usage["cached"], usage["completion"]) else None
 
         try:
@@ -134,8 +164,11 @@ gpu:
         assert 'llm_target_up{target="llama"} 1.0' in text
 
         with start_prometheus(tmp_path, [exp.address]) as prom:
-            for metric, key in (("llm_prompt_tokens_total", "prompt"), ("llm_prefix_cache_hit_tokens_total", "cached"),
-                                ("llm_generation_tokens_total", "completion")):
+            for metric, key in (
+                ("llm_prompt_tokens_total", "prompt"),
+                ("llm_prefix_cache_hit_tokens_total", "cached"),
+                ("llm_generation_tokens_total", "completion"),
+            ):
                 res = prom.wait_for(f'{metric}{{target="llama",model="{ALIAS}"}} == {usage[key]}', timeout=60)
                 assert float(res[0]["value"][1]) == usage[key]
             prom.wait_for('llm_requests_running{target="llama"} == 0')

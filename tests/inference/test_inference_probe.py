@@ -41,13 +41,21 @@ def sse(events: list[str], status: int = 200, headers: dict[str, str] | None = N
 
 
 def chunk(text: str) -> str:
-    return json.dumps({"id": "c1", "object": "chat.completion.chunk",
-                       "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]})
+    return json.dumps(
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+        }
+    )
 
 
 GOOD = [json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}), chunk("O"), chunk("K"), "[DONE]"]
-LIMITS = {"x-ratelimit-remaining-requests": "4999", "x-ratelimit-remaining-tokens": "159980",
-          "x-ratelimit-limit-requests": "5000"}
+LIMITS = {
+    "x-ratelimit-remaining-requests": "4999",
+    "x-ratelimit-remaining-tokens": "159980",
+    "x-ratelimit-limit-requests": "5000",
+}
 
 
 def _probe(tmp_path: Path, url: str, timeout: str = "5s") -> ProbeCollector:
@@ -62,7 +70,7 @@ inference:
       interval: 1h
       timeout: {timeout}
       max_tokens: 4
-      api_key_file: {tmp_path / 'key'}
+      api_key_file: {tmp_path / "key"}
 """)
     probes = [c for c in build(cfg) if c.name == "probe"]
     assert len(probes) == 1 and probes[0].key == "probe/api"
@@ -97,14 +105,19 @@ def test_probe_success_with_ratelimit_headers(tmp_path: Path, caplog: pytest.Log
     assert KEY not in rendered and KEY not in caplog.text
 
 
-@pytest.mark.parametrize(("route", "error"), [
-    (sse([], status=429, headers={"x-ratelimit-remaining-requests": "0", "x-ratelimit-remaining-tokens": "0"}),
-     "HTTP 429"),
-    (send(500, b'{"error":{"message":"boom"}}', "application/json"), "HTTP 500"),
-    (sse([json.dumps({"error": {"message": "model overloaded"}})]), "error event"),
-    (sse(["{not json"]), "malformed stream event"),
-    (sse([json.dumps({"choices": [{"delta": {"role": "assistant"}}]}), "[DONE]"]), "without a token"),
-])
+@pytest.mark.parametrize(
+    ("route", "error"),
+    [
+        (
+            sse([], status=429, headers={"x-ratelimit-remaining-requests": "0", "x-ratelimit-remaining-tokens": "0"}),
+            "HTTP 429",
+        ),
+        (send(500, b'{"error":{"message":"boom"}}', "application/json"), "HTTP 500"),
+        (sse([json.dumps({"error": {"message": "model overloaded"}})]), "error event"),
+        (sse(["{not json"]), "malformed stream event"),
+        (sse([json.dumps({"choices": [{"delta": {"role": "assistant"}}]}), "[DONE]"]), "without a token"),
+    ],
+)
 def test_probe_failures(tmp_path: Path, caplog: pytest.LogCaptureFixture, route, error: str) -> None:
     caplog.set_level(logging.DEBUG)
     with Upstream({"POST /v1/chat/completions": route}) as up:
@@ -135,8 +148,9 @@ def test_probe_model_from_models_endpoint(tmp_path: Path) -> None:
     models = b'{"object":"list","data":[{"id":"served-model","object":"model"}]}'
     with Upstream({"POST /v1/chat/completions": sse(GOOD), "/v1/models": send(200, models, "application/json")}) as up:
         (tmp_path / "key").write_text(KEY)
-        cfg = load_config_text(f"inference:\n  - name: api\n    server: openai\n    url: {up.url}\n"
-                               f"    probe: {{interval: 1m}}\n")
+        cfg = load_config_text(
+            f"inference:\n  - name: api\n    server: openai\n    url: {up.url}\n    probe: {{interval: 1m}}\n"
+        )
         p = next(c for c in build(cfg) if c.name == "probe")
         out = _collect(p)
     assert out.get("llm_probe_success", {"target": "api", "model": "served-model"}) == 1.0

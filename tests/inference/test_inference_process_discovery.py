@@ -43,8 +43,10 @@ def test_served_process_by_port_and_by_pid_file(tmp_path: Path) -> None:
         (tmp_path / "srv.pid").write_text(f"{child.pid}\n")
         expected_threads = psutil.Process(child.pid).num_threads()
         for section in ("{from_port: true}", f"{{pid_file: {tmp_path / 'srv.pid'}}}"):
-            out = _process_metrics(f"inference:\n  - name: srv\n    url: http://127.0.0.1:{port}\n"
-                                   f"    server: vllm\n    process: {section}\n")
+            out = _process_metrics(
+                f"inference:\n  - name: srv\n    url: http://127.0.0.1:{port}\n"
+                f"    server: vllm\n    process: {section}\n"
+            )
             lab = {"target": "srv"}
             assert out.get("llm_process_resident_memory_bytes", lab) > 64 * 1024 * 1024
             assert out.get("llm_process_threads", lab) == expected_threads
@@ -57,8 +59,10 @@ def test_served_process_by_port_and_by_pid_file(tmp_path: Path) -> None:
 
 def test_missing_process_leaves_metrics_absent(tmp_path: Path) -> None:
     port = free_port()
-    out = _process_metrics(f"inference:\n  - name: srv\n    url: http://127.0.0.1:{port}\n"
-                           f"    process: {{pid_file: {tmp_path / 'nope.pid'}}}\n")
+    out = _process_metrics(
+        f"inference:\n  - name: srv\n    url: http://127.0.0.1:{port}\n"
+        f"    process: {{pid_file: {tmp_path / 'nope.pid'}}}\n"
+    )
     assert len(out) == 0
     out = _process_metrics(f"inference:\n  - name: srv\n    url: http://127.0.0.1:{port}\n    process: {{}}\n")
     assert len(out) == 0
@@ -73,8 +77,12 @@ inference:
 discovery: {enabled: true}
 """)
     got = sorted((c.name, c.key, c.target) for c in build(cfg))
-    assert got == [("inference", "inference/a", "a"), ("inference", "inference/b", "b"),
-                   ("probe", "probe/a", None), ("process", "process/a", None)]
+    assert got == [
+        ("inference", "inference/a", "a"),
+        ("inference", "inference/b", "b"),
+        ("probe", "probe/a", None),
+        ("process", "process/a", None),
+    ]
     no_targets = build(load_config_text("discovery: {enabled: true}\n"))
     assert [(c.name, c.key) for c in no_targets] == [("inference", "inference/discovery")]
     assert build(load_config_text("discovery: {enabled: false}\n")) == []
@@ -83,19 +91,30 @@ discovery: {enabled: true}
 def test_discovery_reads_what_answers_and_ignores_the_rest() -> None:
     ps = b'{"models":[{"name":"llama3.2:3b","size":100,"size_vram":50}]}'
     closed = free_port()
-    with Upstream({"/metrics": send(200, fixture("vllm-v1.prom"))}) as vllm, \
-            Upstream({"/api/ps": send(200, ps, "application/json"),
-                      "/api/version": send(200, b'{"version":"0.12.6"}', "application/json")}) as oll, \
-            Upstream({"/": send(200, b"<html>hello</html>", "text/html")}) as web:
-        d = DiscoveryCollector(DiscoveryConfig(enabled=True, host="127.0.0.1", timeout=1.0),
-                               ports=(vllm.port, oll.port, web.port, closed))
+    with (
+        Upstream({"/metrics": send(200, fixture("vllm-v1.prom"))}) as vllm,
+        Upstream(
+            {
+                "/api/ps": send(200, ps, "application/json"),
+                "/api/version": send(200, b'{"version":"0.12.6"}', "application/json"),
+            }
+        ) as oll,
+        Upstream({"/": send(200, b"<html>hello</html>", "text/html")}) as web,
+    ):
+        d = DiscoveryCollector(
+            DiscoveryConfig(enabled=True, host="127.0.0.1", timeout=1.0), ports=(vllm.port, oll.port, web.port, closed)
+        )
         out = MetricSet()
         d.collect(out, Deadline(10))
     assert out.get("llm_target_up", {"target": f"127.0.0.1:{vllm.port}"}) == 1.0
     assert out.get("llm_target_up", {"target": f"127.0.0.1:{oll.port}"}) == 1.0
     assert not out.has("llm_target_up", target=f"127.0.0.1:{web.port}")  # not an inference server
     assert not out.has("llm_target_up", target=f"127.0.0.1:{closed}")
-    assert out.get("llm_requests_running", {"target": f"127.0.0.1:{vllm.port}",
-                                            "model": "meta-llama/Llama-3.1-8B-Instruct"}) == 7
+    assert (
+        out.get(
+            "llm_requests_running", {"target": f"127.0.0.1:{vllm.port}", "model": "meta-llama/Llama-3.1-8B-Instruct"}
+        )
+        == 7
+    )
     assert out.get("llm_model_gpu_memory_bytes", {"target": f"127.0.0.1:{oll.port}", "model": "llama3.2:3b"}) == 50
     assert out.has("llm_target_info", target=f"127.0.0.1:{vllm.port}", software="vllm")

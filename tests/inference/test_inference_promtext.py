@@ -52,8 +52,11 @@ def test_quirks() -> None:
     assert math.isnan(nan)
     assert g[(("path", ""), ("v", ""), ("w", "x"))] == math.inf  # timestamp ignored
     assert g[(("path", ""), ("v", ""), ("w", "y"))] == -math.inf
-    for name, sum_, buckets in (("h1", 2.5, {0.5: 1, math.inf: 3}), ("h2", 0.75, {1.0: 2, math.inf: 2}),
-                                ("h3", 12000, {100.0: 10, math.inf: 40})):
+    for name, sum_, buckets in (
+        ("h1", 2.5, {0.5: 1, math.inf: 3}),
+        ("h2", 0.75, {1.0: 2, math.inf: 2}),
+        ("h3", 12000, {100.0: 10, math.inf: 40}),
+    ):
         hs = snap.histograms[name][(("m", "a"),)]
         assert (hs.buckets, hs.sum) == (buckets, sum_), name
     assert snap.scalars["routing"] == {(("gt", "0"), ("le", "1")): 3.0}  # a gauge with le stays a gauge
@@ -66,8 +69,10 @@ def test_both_spellings_are_one_family() -> None:
 
 
 def test_openmetrics_eof_and_exemplars() -> None:
-    body = (b'# TYPE c counter\nc_total{m="a"} 5 # {trace_id="abc"} 1.0 1700000000\n'
-            b'# TYPE h histogram\nh_bucket{le="+Inf"} 2 # {trace_id="t"} 0.3\nh_count 2\nh_sum 0.5\n# EOF\n')
+    body = (
+        b'# TYPE c counter\nc_total{m="a"} 5 # {trace_id="abc"} 1.0 1700000000\n'
+        b'# TYPE h histogram\nh_bucket{le="+Inf"} 2 # {trace_id="t"} 0.3\nh_count 2\nh_sum 0.5\n# EOF\n'
+    )
     snap = parse(body, ["c_total"], ["h"])
     assert snap.openmetrics_eof
     assert snap.scalars["c_total"] == {(("m", "a"),): 5.0}
@@ -89,7 +94,7 @@ def test_chunk_boundaries_do_not_matter(size: int) -> None:
     whole = parse(body, VLLM.scalar_names(), VLLM.histogram_names())
     p = Parser(VLLM.scalar_names(), VLLM.histogram_names())
     for i in range(0, len(body), size):
-        p.feed(body[i:i + size])
+        p.feed(body[i : i + size])
     assert p.close() == whole
 
 
@@ -114,22 +119,25 @@ def test_agrees_with_prometheus_client_parser() -> None:
     assert checked > 250
 
 
-@pytest.mark.parametrize(("body", "match"), [
-    (b"<html><body>502</body></html>\n", "HTML"),
-    (b"{\"error\": 1}\n", "not Prometheus text"),
-    (b'x{a="1" 2\n', "label"),
-    (b"x{a=1} 2\n", "label syntax"),
-    (b"x abc\n", "bad value"),
-    (b'x{a="\xff"} 1\n', "invalid UTF-8"),
-    (b'h_bucket{a="1"} 1\n', "without le"),
-])
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"<html><body>502</body></html>\n", "HTML"),
+        (b'{"error": 1}\n', "not Prometheus text"),
+        (b'x{a="1" 2\n', "label"),
+        (b"x{a=1} 2\n", "label syntax"),
+        (b"x abc\n", "bad value"),
+        (b'x{a="\xff"} 1\n', "invalid UTF-8"),
+        (b'h_bucket{a="1"} 1\n', "without le"),
+    ],
+)
 def test_malformed_bodies_are_clear_errors(body: bytes, match: str) -> None:
     with pytest.raises(PromTextError, match=match):
         parse(body, ["x"], ["h"])
 
 
 def test_bounds() -> None:
-    body = b"".join(b"u{i=\"%d\"} 1\n" % i for i in range(1000))
+    body = b"".join(b'u{i="%d"} 1\n' % i for i in range(1000))
     with pytest.raises(PromTextError, match="more than 999 samples"):
         parse(body, [], max_samples=999)
     with pytest.raises(PromTextError, match="larger than 100 bytes"):
@@ -138,9 +146,11 @@ def test_bounds() -> None:
 
 
 def test_le_is_found_wherever_it_is_and_not_inside_other_names() -> None:
-    body = (b'h_bucket{handle="/v1",le="0.1"} 1\nh_bucket{le="+Inf",handle="/v1"} 2\n'
-            b'h_bucket{handle="/v1",le="1.28734e+06",x=""} 1\n'
-            b'h_count{handle="/v1"} 2\nh_sum{handle="/v1"} 0.3\n')
+    body = (
+        b'h_bucket{handle="/v1",le="0.1"} 1\nh_bucket{le="+Inf",handle="/v1"} 2\n'
+        b'h_bucket{handle="/v1",le="1.28734e+06",x=""} 1\n'
+        b'h_count{handle="/v1"} 2\nh_sum{handle="/v1"} 0.3\n'
+    )
     snap = parse(body, [], ["h"])
     assert snap.histograms["h"][(("handle", "/v1"),)].buckets == {0.1: 1.0, math.inf: 2.0}
     assert snap.histograms["h"][(("handle", "/v1"), ("x", ""))].buckets == {1287340.0: 1.0}

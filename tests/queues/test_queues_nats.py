@@ -16,8 +16,9 @@ SKEW = 100.0
 
 
 def collector(url: str, body: str = "discover: true", name: str = "js") -> NatsQueueCollector:
-    return NatsQueueCollector(target(f"name: {name}\nbackend: nats\nurl: {url}\n{body}"),
-                              clock=lambda: time.time() + SKEW)
+    return NatsQueueCollector(
+        target(f"name: {name}\nbackend: nats\nurl: {url}\n{body}"), clock=lambda: time.time() + SKEW
+    )
 
 
 async def _fill(url: str) -> None:

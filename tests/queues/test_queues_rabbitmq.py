@@ -18,8 +18,9 @@ from support import free_port, wait_for
 
 
 def rabbit(srv: RabbitMQServer, body: str, name: str = "mq", url: str | None = None) -> RabbitMQQueueCollector:
-    cfg = target(f"name: {name}\nbackend: rabbitmq\nurl: {url or srv.management_url}\n"
-                 f"username: guest\npassword: guest\n{body}")
+    cfg = target(
+        f"name: {name}\nbackend: rabbitmq\nurl: {url or srv.management_url}\nusername: guest\npassword: guest\n{body}"
+    )
     return RabbitMQQueueCollector(cfg)
 
 
@@ -67,19 +68,24 @@ def test_ready_unacked_consumers_dead_letters_and_counters(rabbit_srv: RabbitMQS
     consumer_conn = pika.BlockingConnection(pika.URLParameters(rabbit_srv.amqp_url))
     consumer_conn.channel().basic_consume("agents.idle", lambda *a: None)
     try:
-        c = rabbit(rabbit_srv, """
+        c = rabbit(
+            rabbit_srv,
+            """
 queues:
   - {name: agents.work, agent: worker}
   - {name: agents.idle, agent: idler}
-""")
+""",
+        )
         q = {"backend": "rabbitmq", "target": "mq"}
 
         def expected(ms: MetricSet) -> bool:
-            return (value(ms, "llm_queue_ready_messages", queue="agents.work", **q) == 3
-                    and value(ms, "llm_queue_inflight_messages", queue="agents.work", **q) == 2
-                    and value(ms, "llm_queue_consumers", queue="agents.idle", **q) == 1
-                    and value(ms, "llm_queue_dead_messages", queue="agents.work", **q) == 1
-                    and value(ms, "llm_queue_enqueued_total", queue="agents.work", **q) == 6)
+            return (
+                value(ms, "llm_queue_ready_messages", queue="agents.work", **q) == 3
+                and value(ms, "llm_queue_inflight_messages", queue="agents.work", **q) == 2
+                and value(ms, "llm_queue_consumers", queue="agents.idle", **q) == 1
+                and value(ms, "llm_queue_dead_messages", queue="agents.work", **q) == 1
+                and value(ms, "llm_queue_enqueued_total", queue="agents.work", **q) == 6
+            )
 
         ms = settle(c, expected)
         assert up(ms, "mq") == 1
@@ -101,8 +107,13 @@ queues:
         # Ack the two held messages: in-flight 0, completed counter 2.
         ch.basic_ack(held[0].delivery_tag)
         ch.basic_ack(held[1].delivery_tag)
-        ms = settle(c, lambda m: value(m, "llm_queue_inflight_messages", queue="agents.work", **q) == 0
-                    and value(m, "llm_queue_completed_total", queue="agents.work", **q) == 2)
+        ms = settle(
+            c,
+            lambda m: (
+                value(m, "llm_queue_inflight_messages", queue="agents.work", **q) == 0
+                and value(m, "llm_queue_completed_total", queue="agents.work", **q) == 2
+            ),
+        )
         assert value(ms, "llm_queue_inflight_messages", queue="agents.work", **q) == 0
         assert value(ms, "llm_queue_completed_total", queue="agents.work", **q) == 2
     finally:
@@ -112,10 +123,13 @@ queues:
 def test_vhosts_discovery_and_publisher_timestamp(rabbit_srv: RabbitMQServer) -> None:
     api, auth = rabbit_srv.management_url, (rabbit_srv.username, rabbit_srv.password)
     assert requests.put(f"{api}/api/vhosts/agents", auth=auth, timeout=10).status_code in (201, 204)
-    assert requests.put(f"{api}/api/permissions/agents/guest", auth=auth, timeout=10,
-                        json={"configure": ".*", "write": ".*", "read": ".*"}).status_code in (201, 204)
-    conn = pika.BlockingConnection(pika.URLParameters(
-        f"amqp://guest:guest@127.0.0.1:{rabbit_srv.amqp_port}/agents"))
+    assert requests.put(
+        f"{api}/api/permissions/agents/guest",
+        auth=auth,
+        timeout=10,
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+    ).status_code in (201, 204)
+    conn = pika.BlockingConnection(pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{rabbit_srv.amqp_port}/agents"))
     try:
         ch = conn.channel()
         ch.queue_declare("planner")
@@ -148,8 +162,13 @@ def test_pagination_and_max_queues(rabbit_srv: RabbitMQServer, channel: Any) -> 
     c = rabbit(rabbit_srv, "discover: true\npage_size: 100\nmax_queues: 3")
     ms = scrape(c)
     assert len(queues(ms, "rabbitmq")) == 3
-    total = len(requests.get(rabbit_srv.management_url + "/api/queues?columns=name", timeout=10,
-                             auth=(rabbit_srv.username, rabbit_srv.password)).json())
+    total = len(
+        requests.get(
+            rabbit_srv.management_url + "/api/queues?columns=name",
+            timeout=10,
+            auth=(rabbit_srv.username, rabbit_srv.password),
+        ).json()
+    )
     assert value(ms, "llm_queue_dropped_queues", backend="rabbitmq", target="mq") == total - 3
 
 
@@ -200,16 +219,20 @@ def broken_api() -> Iterator[ThreadingHTTPServer]:
         srv.server_close()
 
 
-def test_http_500_html_closed_port_and_wrong_password(rabbit_srv: RabbitMQServer, channel: Any,
-                                                     broken_api: ThreadingHTTPServer) -> None:
+def test_http_500_html_closed_port_and_wrong_password(
+    rabbit_srv: RabbitMQServer, channel: Any, broken_api: ThreadingHTTPServer
+) -> None:
     channel.queue_declare("healthy")
     broken_url = f"http://127.0.0.1:{broken_api.server_address[1]}"
     good = rabbit(rabbit_srv, "queues: [{name: healthy}]", name="good")
     failing = rabbit(rabbit_srv, "queues: [{name: healthy}]", name="broken", url=broken_url)
     closed = rabbit(rabbit_srv, "queues: [{name: healthy}]", name="closed", url=f"http://127.0.0.1:{free_port()}")
-    badpw = RabbitMQQueueCollector(target(
-        f"name: badpw\nbackend: rabbitmq\nurl: {rabbit_srv.management_url}\nusername: guest\npassword: nope\n"
-        "queues: [{name: healthy}]"))
+    badpw = RabbitMQQueueCollector(
+        target(
+            f"name: badpw\nbackend: rabbitmq\nurl: {rabbit_srv.management_url}\nusername: guest\npassword: nope\n"
+            "queues: [{name: healthy}]"
+        )
+    )
     settle(good, lambda m: value(m, "llm_queue_ready_messages", queue="healthy") == 0)
     ms = scrape(good, failing, closed, badpw)
     assert up(ms, "good") == 1

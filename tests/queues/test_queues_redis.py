@@ -71,12 +71,15 @@ def test_celery_priority_lists_are_summed_and_unacked_is_in_flight(redis_srv: Re
         assert all(m is not None for m in got)
         assert r.hlen("unacked") == 4
 
-        c = redis_target(redis_srv.url, """
+        c = redis_target(
+            redis_srv.url,
+            """
 queues:
   - {name: planner, kind: celery, agent: planner}
   - {name: tools, kind: celery, agent: tool-runner}
   - {name: idle, kind: celery}
-""")
+""",
+        )
         ms = scrape(c)
         assert up(ms, "agents") == 1
         q = {"backend": "celery", "target": "agents"}
@@ -97,8 +100,14 @@ queues:
         assert value(ms, "llm_queue_consumers", queue="planner", **q) is None
         assert value(ms, "llm_queue_dead_messages", queue="planner", **q) is None
         info = [dict(k) for k in ms.series("llm_queue_info")]
-        assert {"backend": "celery", "target": "agents", "queue": "planner", "group": "", "agent": "planner",
-                "kind": "list"} in info
+        assert {
+            "backend": "celery",
+            "target": "agents",
+            "queue": "planner",
+            "group": "",
+            "agent": "planner",
+            "kind": "list",
+        } in info
         assert value(ms, "llm_queue_info", queue="tools", agent="tool-runner") == 1
 
         # Ack one planner message: in-flight drops by one.
@@ -148,18 +157,27 @@ def test_rq_ready_started_failed_scheduled_deferred_and_workers(redis_srv: Redis
     busy.enqueue(queue_jobs.add, 1, 1)
     env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     worker = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, redis; from rq import Queue, SimpleWorker; c = redis.Redis.from_url(sys.argv[1]);"
-         "SimpleWorker([Queue('busy', connection=c)], connection=c).work(burst=True)", redis_srv.url],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            "import sys, redis; from rq import Queue, SimpleWorker; c = redis.Redis.from_url(sys.argv[1]);"
+            "SimpleWorker([Queue('busy', connection=c)], connection=c).work(burst=True)",
+            redis_srv.url,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: conn.zcard("rq:wip:busy") == 1, timeout=60, what="the RQ job to start")
-        c = redis_target(redis_srv.url, """
+        c = redis_target(
+            redis_srv.url,
+            """
 discover: true
 queues:
   - {name: research, kind: rq, agent: researcher}
-""")
+""",
+        )
         ms = scrape(c)
         assert up(ms, "agents") == 1
         rq = {"backend": "rq", "target": "agents", "group": ""}
@@ -191,8 +209,10 @@ queues:
 def test_plain_list(redis_srv: RedisServer) -> None:
     r = redis.Redis.from_url(redis_srv.url)
     r.rpush("jobs:summarise", "a", "b", "c")
-    c = redis_target(redis_srv.url, "queues:\n  - {name: 'jobs:summarise', kind: list, agent: summariser}\n"
-                                    "  - {name: 'jobs:none', kind: list}")
+    c = redis_target(
+        redis_srv.url,
+        "queues:\n  - {name: 'jobs:summarise', kind: list, agent: summariser}\n  - {name: 'jobs:none', kind: list}",
+    )
     ms = scrape(c)
     assert value(ms, "llm_queue_ready_messages", backend="redis_list", queue="jobs:summarise") == 3
     assert value(ms, "llm_queue_oldest_ready_age_seconds", backend="redis_list", queue="jobs:summarise") is None
@@ -212,13 +232,16 @@ def test_stream_groups_lag_pending_consumers_and_ages(redis_srv: RedisServer) ->
     # A tombstone behind the workers' cursor but ahead of the replay group's: Redis cannot
     # compute the replay group's lag (NULL) and still can for the workers.
     r.xdel("tool-calls", ids[1])
-    c = redis_target(redis_srv.url, """
+    c = redis_target(
+        redis_srv.url,
+        """
 queues:
   - {name: tool-calls, kind: stream, group: workers, agent: tools}
   - {name: tool-calls, kind: stream, group: audit, agent: auditor}
   - {name: tool-calls, kind: stream, group: replay}
   - {name: no-such-stream, kind: stream, group: workers}
-""")
+""",
+    )
     ms = scrape(c)
     assert up(ms, "agents") == 1
     s = {"backend": "redis_stream", "target": "agents", "queue": "tool-calls"}
@@ -256,14 +279,17 @@ def test_wrong_type_key_skips_only_that_queue(redis_srv: RedisServer) -> None:
     r.hset("rq:queue:weird", "a", "b")
     r.set("tool-calls", "x")
     r.rpush("good", "1", "2")
-    c = redis_target(redis_srv.url, """
+    c = redis_target(
+        redis_srv.url,
+        """
 queues:
   - {name: broken, kind: list}
   - {name: weird, kind: rq}
   - {name: broken-celery, kind: celery}
   - {name: tool-calls, kind: stream, group: g}
   - {name: good, kind: list}
-""")
+""",
+    )
     ms = scrape(c)
     assert up(ms, "agents") == 1
     assert value(ms, "llm_queue_ready_messages", queue="good") == 2
@@ -335,7 +361,7 @@ queues:
   - name: agents
     backend: redis
     url: {srv.url_without_password}
-    password_file: {tmp_path / 'pw'}
+    password_file: {tmp_path / "pw"}
     queues: [{{name: q, kind: list}}]
 """)
         ms = scrape(*build(cfg))
@@ -372,8 +398,10 @@ def test_one_round_trip_per_scrape_after_discovery(redis_srv: RedisServer) -> No
     r.sadd("rq:queues", "rq:queue:a")
     r.xadd("s", {"a": "1"})
     r.xgroup_create("s", "g", id="0")
-    cfg = target(f"name: t\nbackend: redis\nurl: {redis_srv.url}\ndiscover: true\n"
-                 "queues: [{name: c, kind: celery}, {name: s, kind: stream}, {name: l, kind: list}]")
+    cfg = target(
+        f"name: t\nbackend: redis\nurl: {redis_srv.url}\ndiscover: true\n"
+        "queues: [{name: c, kind: celery}, {name: s, kind: stream}, {name: l, kind: list}]"
+    )
     c = RedisQueueCollector(cfg, connection_class=Counting)
     scrape(c)  # connect + discovery
     for _ in range(3):

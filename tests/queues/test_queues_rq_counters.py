@@ -24,8 +24,9 @@ WORKER = (
 
 def start_worker(url: str, *queues: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(HERE)}
-    return subprocess.Popen([sys.executable, "-c", WORKER, url, *queues], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, url, *queues], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def test_rq_job_counters_from_workers(redis_srv: RedisServer) -> None:
@@ -35,10 +36,12 @@ def test_rq_job_counters_from_workers(redis_srv: RedisServer) -> None:
     import queue_jobs
 
     conn = redis.Redis.from_url(redis_srv.url)
-    collector = RedisQueueCollector(target(
-        f"name: agents\nbackend: redis\nurl: {redis_srv.url}\nqueues:\n"
-        "  - {name: counted, kind: rq}\n  - {name: shared, kind: rq}\n"
-    ))
+    collector = RedisQueueCollector(
+        target(
+            f"name: agents\nbackend: redis\nurl: {redis_srv.url}\nqueues:\n"
+            "  - {name: counted, kind: rq}\n  - {name: shared, kind: rq}\n"
+        )
+    )
     labels = {"backend": "rq", "target": "agents", "group": ""}
     ms = scrape(collector)
     assert value(ms, "llm_queue_completed_total", queue="counted", **labels) == 0
@@ -51,8 +54,11 @@ def test_rq_job_counters_from_workers(redis_srv: RedisServer) -> None:
         jobs = [counted.enqueue(queue_jobs.add, 1, 2) for _ in range(3)]
         jobs += [counted.enqueue(queue_jobs.boom) for _ in range(2)]
         jobs += [shared.enqueue(queue_jobs.boom)]
-        wait_for(lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs), 60,
-                 what="RQ jobs to finish")
+        wait_for(
+            lambda: all(j.get_status(refresh=True) in ("finished", "failed") for j in jobs),
+            60,
+            what="RQ jobs to finish",
+        )
         ms = scrape(collector)
         assert value(ms, "llm_queue_completed_total", queue="counted", **labels) == 3
         assert value(ms, "llm_queue_failed_total", queue="counted", **labels) == 2
@@ -65,8 +71,11 @@ def test_rq_job_counters_from_workers(redis_srv: RedisServer) -> None:
             w.send_signal(signal.SIGTERM)
             w.wait(30)
     # A dead worker's hash expires (RQ gives it a TTL): expire it now. The totals must not go back.
-    wait_for(lambda: value(scrape(collector), "llm_queue_consumers", queue="counted", **labels) == 0, 30,
-             what="the worker to deregister")
+    wait_for(
+        lambda: value(scrape(collector), "llm_queue_consumers", queue="counted", **labels) == 0,
+        30,
+        what="the worker to deregister",
+    )
     dead = conn.keys("rq:worker:*")
     assert dead and all(conn.ttl(k) > 0 for k in dead), "RQ lets dead workers' hashes expire"
     conn.delete(*dead)

@@ -159,8 +159,13 @@ class ProbeCollector:
             }
             t0 = time.monotonic()
             try:
-                resp = session.post(_join(self.config.url, probe.path), headers=self._session_headers(),
-                                    data=json.dumps(body), timeout=probe.timeout, stream=True)
+                resp = session.post(
+                    _join(self.config.url, probe.path),
+                    headers=self._session_headers(),
+                    data=json.dumps(body),
+                    timeout=probe.timeout,
+                    stream=True,
+                )
             except requests.Timeout:
                 return ProbeResult(model, False, time.monotonic() - t0, error="timeout")
             except requests.ConnectionError:
@@ -169,8 +174,9 @@ class ProbeCollector:
                 rl_req = _header_number(resp.headers, "x-ratelimit-remaining-requests")
                 rl_tok = _header_number(resp.headers, "x-ratelimit-remaining-tokens")
                 if resp.status_code != 200:
-                    return ProbeResult(model, False, time.monotonic() - t0, None, rl_req, rl_tok,
-                                       error=f"HTTP {resp.status_code}")
+                    return ProbeResult(
+                        model, False, time.monotonic() - t0, None, rl_req, rl_tok, error=f"HTTP {resp.status_code}"
+                    )
                 ttft, error = self._read_stream(resp, t0, probe.timeout)
             duration = time.monotonic() - t0
             ok = not error and ttft is not None
@@ -216,8 +222,9 @@ def _has_token(event: dict) -> bool:
         if not isinstance(choice, dict):
             continue
         delta = choice.get("delta") or {}
-        if isinstance(delta, dict) and (delta.get("content") or delta.get("reasoning_content")
-                                        or delta.get("tool_calls")):
+        if isinstance(delta, dict) and (
+            delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls")
+        ):
             return True
         if choice.get("text"):
             return True

@@ -31,8 +31,10 @@ from .xid import XidWatcher
 try:  # keeps partial output (health gauges) while reporting llm_scrape_collector_success 0
     from ...scrape import CollectorFailed
 except ImportError:  # pragma: no cover - older engine
+
     class CollectorFailed(Exception):  # type: ignore[no-redef]
         pass
+
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,9 @@ class GpuCollector:
         self.gpm_max_gap = gpm_max_gap
         self.margin = margin
         self._clock = clock
-        self._opts = Options(processes=config.processes, pcie_throughput=config.pcie_throughput,
-                             nvlink=config.nvlink, gpm=config.gpm)
+        self._opts = Options(
+            processes=config.processes, pcie_throughput=config.pcie_throughput, nvlink=config.nvlink, gpm=config.gpm
+        )
         self._names = ProcessNames() if config.processes else None
         self._xid = XidWatcher(wait_ms=xid_wait_ms)
         self._job: Future[_Result] | None = None
@@ -84,7 +87,7 @@ class GpuCollector:
         self._last_error = ""
         self._system: dict[str, str] = {}
         self._uuid_by_index: dict[int, str] = {}
-        self._index_of: dict[str, str] = {}   # uuid -> gpu label, read by the scrape thread
+        self._index_of: dict[str, str] = {}  # uuid -> gpu label, read by the scrape thread
         self._failed: set[str] = set()
         self._gpm: dict[str, GpmState] = {}  # uuid -> previous GPM sample (opt-in gpu.gpm)
 
@@ -207,8 +210,9 @@ class GpuCollector:
             "cuda_driver_version": _cuda(_sys(pynvml.nvmlSystemGetCudaDriverVersion_v2)),
         }
         self._enumerate()
-        log.info("gpu collector: NVML initialised (driver %s), %d GPUs", self._system["driver_version"],
-                 len(self._gpus))
+        log.info(
+            "gpu collector: NVML initialised (driver %s), %d GPUs", self._system["driver_version"], len(self._gpus)
+        )
 
     def _teardown(self, reason: str) -> None:
         log.warning("gpu collector: re-initialising NVML after: %s", reason)
@@ -277,8 +281,14 @@ class GpuCollector:
         known = gpu.labels["uuid"]
         if known and uuid != known:  # another GPU now sits at this index: enumerate everything again
             raise Lifecycle(f"GPU {gpu.index} changed from {known} to {uuid}")
-        fresh = Gpu(index=gpu.index, uuid=uuid, handle=handle, labels={"gpu": str(gpu.index), "uuid": uuid},
-                    retry_at=gpu.retry_at, retry_delay=gpu.retry_delay)
+        fresh = Gpu(
+            index=gpu.index,
+            uuid=uuid,
+            handle=handle,
+            labels={"gpu": str(gpu.index), "uuid": uuid},
+            retry_at=gpu.retry_at,
+            retry_delay=gpu.retry_delay,
+        )
         try:
             read_info(fresh, self._system)
         except GpuFailed as exc:

@@ -57,7 +57,7 @@ class Gpu:
     fields: list[int] = field(default_factory=lambda: list(nvml.DEFAULT_FIELDS))
     nvlinks: int | None = None
     gi_profiles: dict[int, str] = field(default_factory=dict)  # GPU instance profile id -> "3g.40gb"
-    retry_at: float = 0.0   # a lost or failing GPU is tried again from this time (collector clock)
+    retry_at: float = 0.0  # a lost or failing GPU is tried again from this time (collector clock)
     retry_delay: float = 0.0
 
     # -- guarded calls ------------------------------------------------------------------
@@ -221,8 +221,13 @@ def _field_series(gpu: Gpu, out: MetricSet, got: dict[int, float]) -> None:
     for fid, error, counter in nvml.F_ECC:
         value = got.get(fid)
         if value is None and fid not in gpu.fields:
-            value = call(f"ecc_{error}_{counter}", pynvml.nvmlDeviceGetTotalEccErrors, h,
-                         0 if error == "corrected" else 1, 0 if counter == "volatile" else 1)
+            value = call(
+                f"ecc_{error}_{counter}",
+                pynvml.nvmlDeviceGetTotalEccErrors,
+                h,
+                0 if error == "corrected" else 1,
+                0 if counter == "volatile" else 1,
+            )
         out.add("llm_gpu_ecc_errors_total", _num(value), {**L, "error": error, "counter": counter})
 
 
@@ -236,8 +241,10 @@ def _retired_and_remapped(gpu: Gpu, out: MetricSet) -> None:
         out.add("llm_gpu_remapped_rows_pending", 1 if pending else 0, L)
         out.add("llm_gpu_remapped_rows_failure", 1 if failure else 0, L)
         return  # row remapping supersedes page retirement (Ampere and newer)
-    for cause_id, cause in ((pynvml.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS, "single_bit_ecc"),
-                            (pynvml.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR, "double_bit_ecc")):
+    for cause_id, cause in (
+        (pynvml.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS, "single_bit_ecc"),
+        (pynvml.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR, "double_bit_ecc"),
+    ):
         pages = call(f"retired_{cause}", pynvml.nvmlDeviceGetRetiredPages, h, cause_id)
         if pages is not None:
             out.add("llm_gpu_retired_pages", len(pages), {**L, "cause": cause})
@@ -288,8 +295,16 @@ def _mig(gpu: Gpu, out: MetricSet) -> list[Any]:
         gil = {**L, "gpu_instance_id": str(gi)}
         if gi not in profiles:
             profiles[gi] = _gi_profile(gpu, gi)
-        out.add("llm_gpu_mig_instance_info", 1, {**gil, "compute_instance_id": "" if ci is None else str(ci),
-                                                 "mig_uuid": nvml.text(mig_uuid or ""), "profile": profiles[gi]})
+        out.add(
+            "llm_gpu_mig_instance_info",
+            1,
+            {
+                **gil,
+                "compute_instance_id": "" if ci is None else str(ci),
+                "mig_uuid": nvml.text(mig_uuid or ""),
+                "profile": profiles[gi],
+            },
+        )
         if gi in seen_gi:
             continue  # memory belongs to the GPU instance: its compute instances share it
         seen_gi.add(gi)
@@ -371,8 +386,9 @@ def _processes(gpu: Gpu, out: MetricSet, opts: Options, mig_handles: list[Any], 
         return
     for pid, used in by_pid.items():
         name, container = names.lookup(pid)
-        out.add("llm_gpu_process_memory_bytes", used,
-                {**L, "pid": str(pid), "process": name, "container_id": container})
+        out.add(
+            "llm_gpu_process_memory_bytes", used, {**L, "pid": str(pid), "process": name, "container_id": container}
+        )
 
 
 def _nvlink(gpu: Gpu, out: MetricSet) -> None:

@@ -35,12 +35,23 @@ CLOCK_EVENT_REASONS: tuple[tuple[int, str], ...] = (
 )
 
 # Field ids read in one nvmlDeviceGetFieldValues batch per GPU.
-F_ECC = ((3, "corrected", "volatile"), (4, "uncorrected", "volatile"),
-         (5, "corrected", "aggregate"), (6, "uncorrected", "aggregate"))
+F_ECC = (
+    (3, "corrected", "volatile"),
+    (4, "uncorrected", "volatile"),
+    (5, "corrected", "aggregate"),
+    (6, "uncorrected", "aggregate"),
+)
 # Cumulative time (nanoseconds) the clocks were held back, per reason.
-F_VIOLATION = ((74, "sw_power_cap"), (76, "sync_boost"), (77, "board_limit"), (78, "low_utilization"),
-               (79, "reliability"), (269, "sw_thermal_slowdown"), (270, "hw_thermal_slowdown"),
-               (271, "hw_power_brake_slowdown"))
+F_VIOLATION = (
+    (74, "sw_power_cap"),
+    (76, "sync_boost"),
+    (77, "board_limit"),
+    (78, "low_utilization"),
+    (79, "reliability"),
+    (269, "sw_thermal_slowdown"),
+    (270, "hw_thermal_slowdown"),
+    (271, "hw_power_brake_slowdown"),
+)
 F_MEMORY_TEMP = 82
 F_ENERGY = 83
 F_PCIE_REPLAY = 94
@@ -48,32 +59,50 @@ F_RECOVERY_ACTION = 230
 F_NVLINK_TX = 138
 F_NVLINK_RX = 139
 DEFAULT_FIELDS: tuple[int, ...] = (
-    *(f for f, _, _ in F_ECC), *(f for f, _ in F_VIOLATION), F_MEMORY_TEMP, F_ENERGY, F_PCIE_REPLAY,
+    *(f for f, _, _ in F_ECC),
+    *(f for f, _ in F_VIOLATION),
+    F_MEMORY_TEMP,
+    F_ENERGY,
+    F_PCIE_REPLAY,
     F_RECOVERY_ACTION,
 )
 
-CLOCKS = ((pynvml.NVML_CLOCK_GRAPHICS, "graphics"), (pynvml.NVML_CLOCK_SM, "sm"),
-          (pynvml.NVML_CLOCK_MEM, "memory"), (pynvml.NVML_CLOCK_VIDEO, "video"))
-NVLINK_ERRORS = ((pynvml.NVML_NVLINK_ERROR_DL_REPLAY, "replay"), (pynvml.NVML_NVLINK_ERROR_DL_RECOVERY, "recovery"),
-                 (pynvml.NVML_NVLINK_ERROR_DL_CRC_FLIT, "crc_flit"), (pynvml.NVML_NVLINK_ERROR_DL_CRC_DATA, "crc_data"))
+CLOCKS = (
+    (pynvml.NVML_CLOCK_GRAPHICS, "graphics"),
+    (pynvml.NVML_CLOCK_SM, "sm"),
+    (pynvml.NVML_CLOCK_MEM, "memory"),
+    (pynvml.NVML_CLOCK_VIDEO, "video"),
+)
+NVLINK_ERRORS = (
+    (pynvml.NVML_NVLINK_ERROR_DL_REPLAY, "replay"),
+    (pynvml.NVML_NVLINK_ERROR_DL_RECOVERY, "recovery"),
+    (pynvml.NVML_NVLINK_ERROR_DL_CRC_FLIT, "crc_flit"),
+    (pynvml.NVML_NVLINK_ERROR_DL_CRC_DATA, "crc_data"),
+)
 
 
 class Kind(enum.Enum):
     """What an NVML error means for the collector."""
 
     UNSUPPORTED = "unsupported"  # this call/field does not exist here: remember and skip until re-init
-    GPU = "gpu"                  # this GPU is lost or erroring: llm_gpu_up 0, others continue
-    LIFECYCLE = "lifecycle"      # NVML itself is gone (driver reload, ...): shut down and re-initialise
-    NO_LIBRARY = "no_library"    # libnvidia-ml.so.1 cannot be loaded at all
+    GPU = "gpu"  # this GPU is lost or erroring: llm_gpu_up 0, others continue
+    LIFECYCLE = "lifecycle"  # NVML itself is gone (driver reload, ...): shut down and re-initialise
+    NO_LIBRARY = "no_library"  # libnvidia-ml.so.1 cannot be loaded at all
 
 
 _UNSUPPORTED = {
-    pynvml.NVML_ERROR_NOT_SUPPORTED, pynvml.NVML_ERROR_FUNCTION_NOT_FOUND, pynvml.NVML_ERROR_NO_PERMISSION,
-    pynvml.NVML_ERROR_ARGUMENT_VERSION_MISMATCH, pynvml.NVML_ERROR_INVALID_ARGUMENT, pynvml.NVML_ERROR_NOT_FOUND,
+    pynvml.NVML_ERROR_NOT_SUPPORTED,
+    pynvml.NVML_ERROR_FUNCTION_NOT_FOUND,
+    pynvml.NVML_ERROR_NO_PERMISSION,
+    pynvml.NVML_ERROR_ARGUMENT_VERSION_MISMATCH,
+    pynvml.NVML_ERROR_INVALID_ARGUMENT,
+    pynvml.NVML_ERROR_NOT_FOUND,
     pynvml.NVML_ERROR_DEPRECATED,
 }
 _LIFECYCLE = {
-    pynvml.NVML_ERROR_UNINITIALIZED, pynvml.NVML_ERROR_DRIVER_NOT_LOADED, pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH,
+    pynvml.NVML_ERROR_UNINITIALIZED,
+    pynvml.NVML_ERROR_DRIVER_NOT_LOADED,
+    pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH,
     pynvml.NVML_ERROR_GPU_NOT_FOUND,
 }
 
@@ -171,7 +200,7 @@ def _names(prefix: str) -> dict[int, str]:
     out: dict[int, str] = {}
     for name, value in vars(pynvml).items():
         if name.startswith(prefix) and isinstance(value, int) and not name.endswith(("_COUNT", "_UNKNOWN")):
-            out.setdefault(value, name[len(prefix):].lower())
+            out.setdefault(value, name[len(prefix) :].lower())
     return out
 
 

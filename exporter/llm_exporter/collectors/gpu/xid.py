@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 class XidWatcher:
     """Counts XID events per (GPU UUID, XID code) with the last-seen Unix time."""
 
-    def __init__(self, wait_ms: int = 1000, backoff: tuple[float, float] = (1.0, 30.0),
-                 wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, wait_ms: int = 1000, backoff: tuple[float, float] = (1.0, 30.0), wall: Callable[[], float] = time.time
+    ) -> None:
         self.wait_ms = wait_ms
         self.backoff = backoff
         self._wall = wall
@@ -93,8 +94,9 @@ class XidWatcher:
                     self.registered_generation = generation
                     delay = self.backoff[0]
                 except pynvml.NVMLError as exc:
-                    log.info("XID watcher: cannot register for events (%s); retrying in %.0fs",
-                             nvml.describe(exc), delay)
+                    log.info(
+                        "XID watcher: cannot register for events (%s); retrying in %.0fs", nvml.describe(exc), delay
+                    )
                     self._stop.wait(delay)
                     delay = min(delay * 2, self.backoff[1])
                     continue

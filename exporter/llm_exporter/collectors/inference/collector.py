@@ -93,8 +93,14 @@ class InferenceCollector:
             else:
                 self._collect_as(server, out, deadline)
 
-    def _collect_as(self, server: str, out: MetricSet, deadline: Deadline, snap: Snapshot | None = None,
-                    engine: Engine | None = None) -> None:
+    def _collect_as(
+        self,
+        server: str,
+        out: MetricSet,
+        deadline: Deadline,
+        snap: Snapshot | None = None,
+        engine: Engine | None = None,
+    ) -> None:
         if server == "ollama":
             self._collect_ollama(out, deadline)
         elif server == "openai":
@@ -113,8 +119,7 @@ class InferenceCollector:
             hists |= e.histogram_names()
         parser = Parser(scalars, hists, max_samples=self.config.max_samples, max_bytes=self.config.max_body_bytes)
         url = join(self.config.url, self.config.metrics_path)
-        snap, _ = fetch_metrics(self.session, url, deadline, cap=self._cap(), headers=self._headers(),
-                                parser=parser)
+        snap, _ = fetch_metrics(self.session, url, deadline, cap=self._cap(), headers=self._headers(), parser=parser)
         return snap
 
     def _normalise(self, engine: Engine, snap: Snapshot, out: MetricSet, deadline: Deadline) -> None:
@@ -130,13 +135,17 @@ class InferenceCollector:
             models.add(default_model)
         for model in sorted(models):
             extra = self._meta.models.get(model, {})
-            out.add("llm_model_info", 1.0, {"target": self.config.name, "server": engine.server, "model": model,
-                                            **extra})
+            out.add(
+                "llm_model_info", 1.0, {"target": self.config.name, "server": engine.server, "model": model, **extra}
+            )
         self._target_info(out, engine.server)
 
     def _target_info(self, out: MetricSet, server: str) -> None:
-        out.add("llm_target_info", 1.0, {"target": self.config.name, "kind": "inference", "software": server,
-                                         "version": self._meta.version})
+        out.add(
+            "llm_target_info",
+            1.0,
+            {"target": self.config.name, "kind": "inference", "software": server, "version": self._meta.version},
+        )
 
     # -- server: auto -------------------------------------------------------------------
     def _collect_auto(self, out: MetricSet, deadline: Deadline) -> None:
@@ -208,8 +217,7 @@ class InferenceCollector:
         if deadline.remaining() < 0.2:
             return None
         try:
-            return fetch_json(self.session, join(self.config.url, path), deadline, cap=cap,
-                              headers=self._headers())
+            return fetch_json(self.session, join(self.config.url, path), deadline, cap=cap, headers=self._headers())
         except TargetDown as exc:
             log.debug("target %s: %s", self.config.name, exc)
             return None
@@ -217,8 +225,9 @@ class InferenceCollector:
     # -- JSON-only servers ----------------------------------------------------------------
     def _collect_ollama(self, out: MetricSet, deadline: Deadline) -> None:
         cap = self._cap()
-        version = fetch_json(self.session, join(self.config.url, "/api/version"), deadline, cap=cap,
-                             headers=self._headers())
+        version = fetch_json(
+            self.session, join(self.config.url, "/api/version"), deadline, cap=cap, headers=self._headers()
+        )
         if not isinstance(version, dict) or "version" not in version:
             raise TargetDown("/api/version did not return {'version': ...}: not Ollama")
         doc = fetch_json(self.session, join(self.config.url, "/api/ps"), deadline, cap=cap, headers=self._headers())
@@ -227,8 +236,9 @@ class InferenceCollector:
         self._target_info(out, "ollama")
 
     def _collect_openai(self, out: MetricSet, deadline: Deadline) -> None:
-        doc = fetch_json(self.session, join(self.config.url, "/v1/models"), deadline, cap=self._cap(),
-                         headers=self._headers())
+        doc = fetch_json(
+            self.session, join(self.config.url, "/v1/models"), deadline, cap=self._cap(), headers=self._headers()
+        )
         models = _models_of(doc)
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
             raise TargetDown("/v1/models did not return an OpenAI model list")
@@ -258,4 +268,3 @@ def _models_of(doc: Any) -> dict[str, dict[str, str]]:
                 extra["max_model_len"] = str(item["max_model_len"])
             out[item["id"]] = extra
     return out
-

@@ -59,9 +59,12 @@ class DiscoveryCollector:
                 break
             if port_open(self.config.host, port, min(self.config.timeout, deadline.timeout())):
                 if port not in self._readers:
-                    target = InferenceTarget(name=f"{self.config.host}:{port}",
-                                             url=f"http://{self.config.host}:{port}", server="auto",
-                                             timeout=self.config.timeout * 5)
+                    target = InferenceTarget(
+                        name=f"{self.config.host}:{port}",
+                        url=f"http://{self.config.host}:{port}",
+                        server="auto",
+                        timeout=self.config.timeout * 5,
+                    )
                     self._readers[port] = InferenceCollector(target)
             elif port in self._readers:
                 self._readers.pop(port).close()

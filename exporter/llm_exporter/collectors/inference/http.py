@@ -17,8 +17,7 @@ def _get(session: requests.Session, url: str, deadline: Deadline, cap: float, he
     if deadline.expired():
         raise TargetDown(f"no time left in the scrape deadline for {url}")
     try:
-        resp = session.get(url, headers=headers, timeout=deadline.timeout(cap), stream=True,
-                           allow_redirects=True)
+        resp = session.get(url, headers=headers, timeout=deadline.timeout(cap), stream=True, allow_redirects=True)
     except requests.exceptions.ConnectTimeout:
         raise TargetDown(f"connect timeout to {url}") from None
     except requests.exceptions.ReadTimeout:
@@ -83,7 +82,12 @@ def fetch_metrics(
 
 
 def fetch_json(
-    session: requests.Session, url: str, deadline: Deadline, *, cap: float, headers: dict[str, str],
+    session: requests.Session,
+    url: str,
+    deadline: Deadline,
+    *,
+    cap: float,
+    headers: dict[str, str],
     max_bytes: int = 4 * 1024 * 1024,
 ) -> Any:
     """GET a small JSON document (bounded size) or raise ``TargetDown``."""

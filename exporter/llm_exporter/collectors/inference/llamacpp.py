@@ -27,13 +27,19 @@ LLAMACPP = Engine(
         Rule("llm_requests_running", ((src(L + "requests_processing"),),)),
         Rule("llm_requests_waiting", ((src(L + "requests_deferred"),),)),
         Rule("llm_kv_cache_usage_ratio", ((src(L + "kv_cache_usage_ratio"),),)),
-        Rule("llm_prompt_tokens_total", (
-            (src(L + "prompt_tokens_total"), src(L + "prompt_tokens_cached_total")),
-            (src(L + "prompt_tokens_total"),),
-        )),
+        Rule(
+            "llm_prompt_tokens_total",
+            (
+                (src(L + "prompt_tokens_total"), src(L + "prompt_tokens_cached_total")),
+                (src(L + "prompt_tokens_total"),),
+            ),
+        ),
         Rule("llm_prefix_cache_hit_tokens_total", ((src(L + "prompt_tokens_cached_total"),),)),
         Rule("llm_generation_tokens_total", ((src(L + "tokens_predicted_total"),),)),
-        SumCountRule("llm_inter_token_latency_seconds", src(L + "tokens_predicted_seconds_total"),
-                     (src(L + "tokens_predicted_total"),)),
+        SumCountRule(
+            "llm_inter_token_latency_seconds",
+            src(L + "tokens_predicted_seconds_total"),
+            (src(L + "tokens_predicted_total"),),
+        ),
     ),
 )

@@ -128,7 +128,7 @@ def rename(engine: Engine, server: str, old_prefix: str, new_prefix: str, extra_
 
     def fix(s: Src) -> Src:
         key = s.key
-        name = new_prefix + key[len(old_prefix):] if key.startswith(old_prefix) else key
+        name = new_prefix + key[len(old_prefix) :] if key.startswith(old_prefix) else key
         return Src(name, s.where, s.scale)
 
     rules: list[Rule | SumCountRule] = []
@@ -138,8 +138,15 @@ def rename(engine: Engine, server: str, old_prefix: str, new_prefix: str, extra_
         else:
             alts = tuple(tuple(fix(s) for s in alt) for alt in r.alternatives)
             rules.append(Rule(r.metric, alts, r.agg, r.reason, r.reason_label, r.reason_map))
-    return Engine(server, (*engine.model_labels, *extra_model_labels), tuple(rules),
-                  engine.default_port, engine.version_path, engine.version_key, engine.models_path)
+    return Engine(
+        server,
+        (*engine.model_labels, *extra_model_labels),
+        tuple(rules),
+        engine.default_port,
+        engine.version_path,
+        engine.version_key,
+        engine.models_path,
+    )
 
 
 def _present(alt: Alternative, snap: Snapshot, hist: bool) -> bool:
@@ -262,8 +269,9 @@ def _reasons_of(engine: Engine) -> list[str]:
     return out
 
 
-def _sum_count(rule: SumCountRule, snap: Snapshot, engine: Engine, target: str, default_model: str,
-               hists: dict, res: Result) -> None:
+def _sum_count(
+    rule: SumCountRule, snap: Snapshot, engine: Engine, target: str, default_model: str, hists: dict, res: Result
+) -> None:
     sums = snap.scalars.get(rule.sum.key)
     if not sums:
         return
@@ -300,8 +308,10 @@ def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: 
     buckets = []
     for le in sorted(bounds):
         srcs = {sid: hs.buckets[le] for sid, hs, _ in usable}
-        buckets.append((le * usable[0][2] if not math.isinf(le) else le,
-                        folder.update((metric, labels, "le", le), srcs)))
-    sums = {sid: (hs.sum if hs.sum is not None and not math.isnan(hs.sum) else 0.0) * scale
-            for sid, hs, scale in usable}
+        buckets.append(
+            (le * usable[0][2] if not math.isinf(le) else le, folder.update((metric, labels, "le", le), srcs))
+        )
+    sums = {
+        sid: (hs.sum if hs.sum is not None and not math.isnan(hs.sum) else 0.0) * scale for sid, hs, scale in usable
+    }
     out.add_histogram(metric, dict(labels), buckets, folder.update((metric, labels, "sum"), sums))

@@ -29,7 +29,7 @@ def _expiry(raw: Any) -> float | None:
     if "." in text:
         head, _, frac = text.partition(".")
         digits = "".join(ch for ch in frac if ch.isdigit())
-        text = head + "." + digits[:6] + frac[len(digits):]
+        text = head + "." + digits[:6] + frac[len(digits) :]
     try:
         ts = datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -56,7 +56,9 @@ def emit_ps(doc: Any, out: MetricSet, target: str) -> list[str]:
         lab = {"target": target, "model": name}
         details = m.get("details") if isinstance(m.get("details"), dict) else {}
         info = {
-            "target": target, "server": "ollama", "model": name,
+            "target": target,
+            "server": "ollama",
+            "model": name,
             "family": str(details.get("family", "")),
             "parameter_size": str(details.get("parameter_size", "")),
             "quantization_level": str(details.get("quantization_level", "")),

@@ -30,8 +30,10 @@ SGLANG = Engine(
         _one("llm_kv_cache_usage_ratio", "token_usage", agg="mean"),
         _one("llm_prompt_tokens_total", "prompt_tokens_total"),
         _one("llm_generation_tokens_total", "generation_tokens_total"),
-        Rule("llm_prefix_cache_hit_tokens_total",
-             ((src(S + "cached_tokens_total", cache_source="total"),), (src(S + "cached_tokens_total"),))),
+        Rule(
+            "llm_prefix_cache_hit_tokens_total",
+            ((src(S + "cached_tokens_total", cache_source="total"),), (src(S + "cached_tokens_total"),)),
+        ),
         Rule("llm_requests_total", ((src(S + "num_requests_total"),),), reason="unknown"),
         Rule("llm_requests_total", ((src(S + "num_aborted_requests_total"),),), reason="abort"),
         _one("llm_request_duration_seconds", "e2e_request_latency_seconds"),

@@ -12,8 +12,12 @@ from __future__ import annotations
 from .mapping import Engine, Rule, src
 
 ERRORS = {
-    "validation": "rejected", "overloaded": "rejected", "template": "rejected",
-    "dropped": "abort", "generation": "error", "incomplete": "error",
+    "validation": "rejected",
+    "overloaded": "rejected",
+    "template": "rejected",
+    "dropped": "abort",
+    "generation": "error",
+    "incomplete": "error",
 }
 
 

@@ -19,19 +19,34 @@ TRITON = Engine(
     default_port=8002,
     rules=(
         Rule("llm_requests_running", ((src("nv_trt_llm_request_metrics", request_type="scheduled"),),)),
-        Rule("llm_requests_waiting", ((src("nv_trt_llm_request_metrics", request_type="waiting"),),
-                                      (src("nv_inference_pending_request_count"),))),
-        Rule("llm_kv_cache_usage_ratio",
-             ((src("nv_trt_llm_kv_cache_block_metrics", kv_cache_block_type="fraction"),),), agg="mean"),
+        Rule(
+            "llm_requests_waiting",
+            (
+                (src("nv_trt_llm_request_metrics", request_type="waiting"),),
+                (src("nv_inference_pending_request_count"),),
+            ),
+        ),
+        Rule(
+            "llm_kv_cache_usage_ratio",
+            ((src("nv_trt_llm_kv_cache_block_metrics", kv_cache_block_type="fraction"),),),
+            agg="mean",
+        ),
         Rule("llm_prompt_tokens_total", ((src("nv_llm_input_token_len_sum"),),)),
         Rule("llm_generation_tokens_total", ((src("nv_llm_output_token_len_sum"),),)),
         Rule("llm_requests_total", ((src("nv_inference_request_success"),),), reason="unknown"),
-        Rule("llm_requests_total", ((src("nv_inference_request_failure"),),),
-             reason_label="reason", reason_map=REASONS),
+        Rule(
+            "llm_requests_total", ((src("nv_inference_request_failure"),),), reason_label="reason", reason_map=REASONS
+        ),
         Rule("llm_time_to_first_token_seconds", ((src("nv_inference_first_response_histogram_ms", 0.001),),)),
-        SumCountRule("llm_request_duration_seconds", src("nv_inference_request_duration_us", 1e-6),
-                     (src("nv_inference_request_success"),)),
-        SumCountRule("llm_request_queue_duration_seconds", src("nv_inference_queue_duration_us", 1e-6),
-                     (src("nv_inference_request_success"),)),
+        SumCountRule(
+            "llm_request_duration_seconds",
+            src("nv_inference_request_duration_us", 1e-6),
+            (src("nv_inference_request_success"),),
+        ),
+        SumCountRule(
+            "llm_request_queue_duration_seconds",
+            src("nv_inference_queue_duration_us", 1e-6),
+            (src("nv_inference_request_success"),),
+        ),
     ),
 )

@@ -93,7 +93,7 @@ class Guard:
 
     def apply(self, out: MetricSet, rows: list[QueueStats], backends: Iterable[str]) -> list[QueueStats]:
         """Keep the first ``limit`` rows (callers put configured queues first)."""
-        kept, dropped = rows[: self.limit], rows[self.limit:]
+        kept, dropped = rows[: self.limit], rows[self.limit :]
         counts: dict[str, int] = dict.fromkeys(backends, 0)
         for row in dropped:
             counts[row.backend] = counts.get(row.backend, 0) + 1
@@ -102,8 +102,13 @@ class Guard:
         total = sum(counts.values())
         if total != sum(self._last_dropped.values()):
             if total:
-                log.warning("queue target %s: %d queues over max_queues=%d are not exported (first: %s)",
-                            self.target, total, self.limit, ", ".join(r.queue for r in dropped[:5]))
+                log.warning(
+                    "queue target %s: %d queues over max_queues=%d are not exported (first: %s)",
+                    self.target,
+                    total,
+                    self.limit,
+                    ", ".join(r.queue for r in dropped[:5]),
+                )
             elif self._last_dropped:
                 log.info("queue target %s: back under max_queues=%d", self.target, self.limit)
         self._last_dropped = counts
@@ -143,8 +148,9 @@ def get_json(
     auth = (cfg.username or "", cfg.password or "") if (cfg.username or cfg.password) else None
     timeout = deadline.timeout(cfg.timeout)
     try:
-        with session.get(url, params=params, auth=auth, timeout=timeout, stream=True,
-                         headers={"Accept": "application/json"}) as resp:
+        with session.get(
+            url, params=params, auth=auth, timeout=timeout, stream=True, headers={"Accept": "application/json"}
+        ) as resp:
             if resp.status_code in (401, 403):
                 raise TargetDown(f"{url}: HTTP {resp.status_code} (check username/password and permissions)")
             if resp.status_code >= 400:

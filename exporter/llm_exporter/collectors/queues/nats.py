@@ -39,7 +39,7 @@ def parse_ts(text: Any) -> float | None:
     if "." in t:
         head, rest = t.split(".", 1)
         digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
+        zone = rest[len(digits) :]
         t = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     try:
         return datetime.fromisoformat(t).timestamp()
@@ -73,8 +73,13 @@ class NatsQueueCollector:
             self._session = requests.Session()
         cfg = self.config
         url = cfg.url.rstrip("/") + "/jsz"
-        params: dict[str, Any] = {"accounts": "true", "streams": "true", "consumers": "true", "config": "true",
-                                  "leader-only": "true"}
+        params: dict[str, Any] = {
+            "accounts": "true",
+            "streams": "true",
+            "consumers": "true",
+            "config": "true",
+            "leader-only": "true",
+        }
         if cfg.account:
             params["acc"] = cfg.account
         body = get_json(self._session, url, deadline, cfg, params=params)
@@ -85,8 +90,16 @@ class NatsQueueCollector:
         rows = self._rows(body)
         rows = self._guard.apply(out, rows, ("nats",))
         emit(out, self.target, rows)
-        out.add("llm_target_info", 1.0, {"target": self.target, "kind": "queue", "software": "nats-server",
-                                         "version": str(body.get("server_version", self.version))})
+        out.add(
+            "llm_target_info",
+            1.0,
+            {
+                "target": self.target,
+                "kind": "queue",
+                "software": "nats-server",
+                "version": str(body.get("server_version", self.version)),
+            },
+        )
 
     def _selected(self, stream: str, consumer: str) -> bool:
         if self.config.discover or (stream, "") in self._wanted:
@@ -111,14 +124,23 @@ class NatsQueueCollector:
                 scfg = stream.get("config") if isinstance(stream.get("config"), dict) else {}
                 retention = str(scfg.get("retention", ""))
                 first_at = parse_ts(state.get("first_ts"))
-                durable = [c for c in stream.get("consumer_detail") or []
-                           if isinstance(c, dict) and isinstance(c.get("config"), dict)
-                           and c["config"].get("durable_name")]
+                durable = [
+                    c
+                    for c in stream.get("consumer_detail") or []
+                    if isinstance(c, dict) and isinstance(c.get("config"), dict) and c["config"].get("durable_name")
+                ]
                 if not durable and self._selected(sname, ""):
                     messages = num(state.get("messages"))
                     backlog = messages if retention in _RETAINING_BACKLOG else None
-                    row = QueueStats("nats", sname, "jetstream", agent=self._agent(sname, ""), consumers=0,
-                                     ready=backlog, enqueued_total=num(state.get("last_seq")))
+                    row = QueueStats(
+                        "nats",
+                        sname,
+                        "jetstream",
+                        agent=self._agent(sname, ""),
+                        consumers=0,
+                        ready=backlog,
+                        enqueued_total=num(state.get("last_seq")),
+                    )
                     if backlog == 0:
                         row.oldest_ready_age = 0.0
                     elif backlog is not None and first_at is not None:
@@ -132,8 +154,14 @@ class NatsQueueCollector:
                     pending, ack_pending = num(c.get("num_pending")), num(c.get("num_ack_pending"))
                     push = bool(ccfg.get("deliver_subject"))
                     row = QueueStats(
-                        "nats", sname, "jetstream", group=cname, agent=self._agent(sname, cname),
-                        ready=pending, inflight=ack_pending, redelivering=num(c.get("num_redelivered")),
+                        "nats",
+                        sname,
+                        "jetstream",
+                        group=cname,
+                        agent=self._agent(sname, cname),
+                        ready=pending,
+                        inflight=ack_pending,
+                        redelivering=num(c.get("num_redelivered")),
                         pull_requests=None if push else num(c.get("num_waiting")),
                         consumers=(1.0 if c.get("push_bound") else 0.0) if push else None,
                         enqueued_total=num(state.get("last_seq")),

@@ -31,11 +31,24 @@ from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
 from .common import Guard, OnceLog, QueueStats, emit, get_json, log, num
 
-COLUMNS = ",".join((
-    "name", "vhost", "type", "state", "messages", "messages_ready", "messages_unacknowledged", "consumers",
-    "arguments", "effective_policy_definition", "head_message_timestamp",
-    "message_stats.publish", "message_stats.ack", "message_stats.redeliver",
-))
+COLUMNS = ",".join(
+    (
+        "name",
+        "vhost",
+        "type",
+        "state",
+        "messages",
+        "messages_ready",
+        "messages_unacknowledged",
+        "consumers",
+        "arguments",
+        "effective_policy_definition",
+        "head_message_timestamp",
+        "message_stats.publish",
+        "message_stats.ack",
+        "message_stats.redeliver",
+    )
+)
 MAX_DLX_LOOKUPS = 50
 
 
@@ -80,8 +93,13 @@ class RabbitMQQueueCollector:
         session = self._session
         cfg = self.config
         if time.monotonic() - self._discovered_at >= cfg.discovery_interval:
-            overview = get_json(session, self._url("/api/overview"), deadline, cfg,
-                                params={"columns": "rabbitmq_version,rates_mode,disable_stats"})
+            overview = get_json(
+                session,
+                self._url("/api/overview"),
+                deadline,
+                cfg,
+                params={"columns": "rabbitmq_version,rates_mode,disable_stats"},
+            )
             if not isinstance(overview, dict):
                 raise TargetDown(f"{self._url('/api/overview')}: unexpected JSON ({type(overview).__name__})")
             self.version = str(overview.get("rabbitmq_version", ""))
@@ -100,18 +118,25 @@ class RabbitMQQueueCollector:
         for key in order:
             q = by_key.get(key)
             if q is None:
-                self._problems.problem(key, f"queue target {self.target}: queue {key[1]!r} in vhost {key[0]!r} "
-                                            "does not exist")
+                self._problems.problem(
+                    key, f"queue target {self.target}: queue {key[1]!r} in vhost {key[0]!r} does not exist"
+                )
                 continue
             self._problems.ok(key)
             rows.append(self._row(q, by_key))
         rows = self._guard.apply(out, rows, ("rabbitmq",))
         if unlisted:
-            out.add("llm_queue_dropped_queues", float(unlisted + _dropped(out, self.target)),
-                    {"backend": "rabbitmq", "target": self.target})
+            out.add(
+                "llm_queue_dropped_queues",
+                float(unlisted + _dropped(out, self.target)),
+                {"backend": "rabbitmq", "target": self.target},
+            )
         emit(out, self.target, rows)
-        out.add("llm_target_info", 1.0, {"target": self.target, "kind": "queue", "software": "rabbitmq",
-                                         "version": self.version})
+        out.add(
+            "llm_target_info",
+            1.0,
+            {"target": self.target, "kind": "queue", "software": "rabbitmq", "version": self.version},
+        )
 
     # -- listing ---------------------------------------------------------------------------
     def _list(self, session: requests.Session, deadline: Deadline) -> tuple[list[dict[str, Any]], int]:
@@ -156,8 +181,9 @@ class RabbitMQQueueCollector:
         rk = args.get("x-dead-letter-routing-key", policy.get("dead-letter-routing-key")) or q.get("name", "")
         return str(dlx), str(rk)
 
-    def _resolve_dlx(self, session: requests.Session, deadline: Deadline,
-                     by_key: dict[tuple[str, str], dict[str, Any]]) -> None:
+    def _resolve_dlx(
+        self, session: requests.Session, deadline: Deadline, by_key: dict[tuple[str, str], dict[str, Any]]
+    ) -> None:
         lookups = 0
         for (vhost, _name), q in by_key.items():
             dl = self._dlx_of(q)
@@ -175,21 +201,31 @@ class RabbitMQQueueCollector:
                 if "HTTP 404" not in str(exc):
                     raise
                 bindings = []
-            bindings = [b for b in bindings if isinstance(b, dict) and b.get("destination_type") == "queue"] \
-                if isinstance(bindings, list) else []
+            bindings = (
+                [b for b in bindings if isinstance(b, dict) and b.get("destination_type") == "queue"]
+                if isinstance(bindings, list)
+                else []
+            )
             exact = [str(b.get("destination")) for b in bindings if b.get("routing_key") == rk]
             loose = [str(b.get("destination")) for b in bindings if b.get("routing_key") in ("", "#")]
             self._dlq[(vhost, dlx, rk)] = sorted(set(exact or loose))
-            log.debug("queue target %s: dead letters of %s go to %s", self.target, q.get("name"),
-                      self._dlq[(vhost, dlx, rk)])
+            log.debug(
+                "queue target %s: dead letters of %s go to %s", self.target, q.get("name"), self._dlq[(vhost, dlx, rk)]
+            )
 
     # -- one row ---------------------------------------------------------------------------
     def _row(self, q: dict[str, Any], by_key: dict[tuple[str, str], dict[str, Any]]) -> QueueStats:
         vhost, name = str(q.get("vhost", "/")), str(q.get("name", ""))
         ready = num(q.get("messages_ready"))
-        row = QueueStats("rabbitmq", queue_label(vhost, name), "amqp", agent=self._agents.get((vhost, name), ""),
-                         ready=ready, inflight=num(q.get("messages_unacknowledged")),
-                         consumers=num(q.get("consumers")))
+        row = QueueStats(
+            "rabbitmq",
+            queue_label(vhost, name),
+            "amqp",
+            agent=self._agents.get((vhost, name), ""),
+            ready=ready,
+            inflight=num(q.get("messages_unacknowledged")),
+            consumers=num(q.get("consumers")),
+        )
         head = num(q.get("head_message_timestamp"))
         if ready == 0:
             row.oldest_ready_age = 0.0
@@ -204,8 +240,11 @@ class RabbitMQQueueCollector:
                     row.dead = float(sum(c for c in counts if c is not None))
         stats = q.get("message_stats") if isinstance(q.get("message_stats"), dict) else {}
         default = 0.0 if self._stats_enabled else None
-        for attr, key in (("enqueued_total", "publish"), ("completed_total", "ack"),
-                          ("redelivered_total", "redeliver")):
+        for attr, key in (
+            ("enqueued_total", "publish"),
+            ("completed_total", "ack"),
+            ("redelivered_total", "redeliver"),
+        ):
             value = num(stats.get(key))
             setattr(row, attr, value if value is not None else default)
         return row

@@ -44,8 +44,12 @@ class RedisQueueCollector:
 
     name = "queue"
 
-    def __init__(self, cfg: QueueTarget, connection_class: type[redis.Connection] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cfg: QueueTarget,
+        connection_class: type[redis.Connection] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = cfg
         self.target = cfg.name
         self.key = f"queue/{cfg.name}"
@@ -64,8 +68,11 @@ class RedisQueueCollector:
     def _connect(self, timeout: float) -> redis.Redis:
         if self._client is None:
             kwargs: dict[str, Any] = {
-                "socket_timeout": timeout, "socket_connect_timeout": timeout, "decode_responses": True,
-                "encoding_errors": "replace", "max_connections": 2,
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
+                "decode_responses": True,
+                "encoding_errors": "replace",
+                "max_connections": 2,
             }
             if self.config.password is not None:
                 kwargs["password"] = self.config.password
@@ -104,8 +111,11 @@ class RedisQueueCollector:
             raise TargetDown(f"redis {self._where()}: {exc}") from None
         rows = self._guard.apply(out, rows, BACKENDS)
         emit(out, self.target, rows)
-        out.add("llm_target_info", 1.0, {"target": self.target, "kind": "queue", "software": "redis",
-                                         "version": self.version})
+        out.add(
+            "llm_target_info",
+            1.0,
+            {"target": self.target, "kind": "queue", "software": "redis", "version": self.version},
+        )
 
     def _where(self) -> str:
         pool = self._client.connection_pool if self._client else None
@@ -128,7 +138,7 @@ class RedisQueueCollector:
         pos = 0
         visible: dict[str, tuple[int, int, float | None]] = {}
         for reader, n in spans:
-            chunk = replies[pos:pos + n]
+            chunk = replies[pos : pos + n]
             pos += n
             _raise_target_errors(chunk)
             try:
@@ -138,8 +148,7 @@ class RedisQueueCollector:
                 rows.extend(reader.parse(chunk, now))
                 self._problems.ok(_label(reader))
             except (QueueError, ValueError, TypeError, KeyError) as exc:
-                self._problems.problem(_label(reader),
-                                       f"queue target {self.target}: {_label(reader)} skipped: {exc}")
+                self._problems.problem(_label(reader), f"queue target {self.target}: {_label(reader)} skipped: {exc}")
         apply_unacked(rows, visible, now)
         return rows
 
@@ -181,7 +190,7 @@ class RedisQueueCollector:
             rq_queues = replies[1] if isinstance(replies[1], set) else set()
             qprefix = f"{cfg.rq_prefix}:queue:"
             for key in sorted(rq_queues):
-                name = key[len(qprefix):] if key.startswith(qprefix) else key
+                name = key[len(qprefix) :] if key.startswith(qprefix) else key
                 if ("rq", name) not in seen:
                     seen.add(("rq", name))
                     readers.append(RqRead(name, cfg.rq_prefix, counters=self._rq_counters))
@@ -204,7 +213,7 @@ class RedisQueueCollector:
         cursor: int | str = 0
         for _ in range(SCAN_LIMIT):
             cursor, keys = client.scan(cursor=int(cursor), match=f"{_glob_escape(prefix)}*", count=1000)
-            tables.extend(k for k in keys if not is_internal_exchange(k[len(prefix):]))
+            tables.extend(k for k in keys if not is_internal_exchange(k[len(prefix) :]))
             if int(cursor) == 0 or deadline.expired():
                 break
         if not tables:
@@ -217,7 +226,7 @@ class RedisQueueCollector:
         for table, members in zip(tables, pipe.execute(raise_on_error=False), strict=True):
             if not isinstance(members, set):
                 continue
-            exchange = table[len(prefix):]
+            exchange = table[len(prefix) :]
             for m in members:
                 parsed = parse_binding(m, cfg.celery_separator)
                 if parsed is None:

@@ -77,8 +77,16 @@ class ListRead:
 
     def parse(self, replies: list[Any], now: float) -> list[QueueStats]:
         ready = as_int(replies[0])
-        return [QueueStats("redis_list", self.queue, "list", agent=self.agent, ready=ready,
-                           oldest_ready_age=0.0 if ready == 0 else None)]
+        return [
+            QueueStats(
+                "redis_list",
+                self.queue,
+                "list",
+                agent=self.agent,
+                ready=ready,
+                oldest_ready_age=0.0 if ready == 0 else None,
+            )
+        ]
 
 
 # --- RQ ----------------------------------------------------------------------------------
@@ -151,14 +159,23 @@ class RqRead:
             head_at, started_at = parse_rq_time(ages[0]), parse_rq_time(ages[1])
         inflight = started + intermediate
         completed_total, failed_total = self._job_counters(replies[8])
-        return [QueueStats(
-            "rq", self.name, "list", agent=self.agent,
-            ready=queued, inflight=inflight, delayed=deferred + scheduled, dead=failed, consumers=workers,
-            completed_total=completed_total, failed_total=failed_total,
-            oldest_ready_age=0.0 if queued == 0 else (now - head_at if head_at is not None else None),
-            oldest_inflight_age=0.0 if inflight == 0 else (now - started_at if started_at is not None else None),
-        )]
-
+        return [
+            QueueStats(
+                "rq",
+                self.name,
+                "list",
+                agent=self.agent,
+                ready=queued,
+                inflight=inflight,
+                delayed=deferred + scheduled,
+                dead=failed,
+                consumers=workers,
+                completed_total=completed_total,
+                failed_total=failed_total,
+                oldest_ready_age=0.0 if queued == 0 else (now - head_at if head_at is not None else None),
+                oldest_inflight_age=0.0 if inflight == 0 else (now - started_at if started_at is not None else None),
+            )
+        ]
 
     def _job_counters(self, reply: Any) -> tuple[float, float]:
         """Jobs finished and failed by the workers that serve only this queue, kept monotonic.
@@ -172,13 +189,15 @@ class RqRead:
         done: dict[tuple, float] = {}
         failed: dict[tuple, float] = {}
         for i in range(0, len(reply) - 3, 4):
-            key, queues, ok, bad = (_text(v) for v in reply[i:i + 4])
+            key, queues, ok, bad = (_text(v) for v in reply[i : i + 4])
             if queues != self.name:
                 continue
             done[(key,)] = float(ok or 0)
             failed[(key,)] = float(bad or 0)
-        return (self.counters.update((self.prefix, self.name, "completed"), done),
-                self.counters.update((self.prefix, self.name, "failed"), failed))
+        return (
+            self.counters.update((self.prefix, self.name, "completed"), done),
+            self.counters.update((self.prefix, self.name, "failed"), failed),
+        )
 
 
 def _text(value: Any) -> str:
@@ -273,8 +292,9 @@ class CeleryRead:
 
     def keys(self) -> list[str]:
         base = f"{self.cfg.key_prefix}{self.name}"
-        return [base if step == 0 else f"{base}{self.cfg.celery_separator}{step}"
-                for step in self.cfg.celery_priority_steps]
+        return [
+            base if step == 0 else f"{base}{self.cfg.celery_separator}{step}" for step in self.cfg.celery_priority_steps
+        ]
 
     def add(self, pipe: Any) -> int:
         keys = self.keys()
@@ -286,8 +306,11 @@ class CeleryRead:
         check(replies, f"Celery queue {self.name}")
         ready = sum(as_int(r) for r in replies)
         # Celery messages carry no enqueue time: the ready age is only known when empty.
-        return [QueueStats("celery", self.name, "list", agent=self.agent, ready=ready,
-                           oldest_ready_age=0.0 if ready == 0 else None)]
+        return [
+            QueueStats(
+                "celery", self.name, "list", agent=self.agent, ready=ready, oldest_ready_age=0.0 if ready == 0 else None
+            )
+        ]
 
 
 def apply_unacked(rows: list[QueueStats], visible: dict[str, tuple[int, int, float | None]], now: float) -> None:

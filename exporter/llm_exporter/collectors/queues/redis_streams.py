@@ -84,12 +84,20 @@ class StreamRead:
             first = info.get("first-entry")
             length = int(info.get("length") or 0)
             first_at = id_seconds(first[0]) if first else None
-            return [QueueStats("redis_stream", self.key, "stream", agent=self.agent(""), ready=length,
-                               consumers=0, enqueued_total=added,
-                               oldest_ready_age=0.0 if length == 0 else (
-                                   now - first_at if first_at is not None else None))]
+            return [
+                QueueStats(
+                    "redis_stream",
+                    self.key,
+                    "stream",
+                    agent=self.agent(""),
+                    ready=length,
+                    consumers=0,
+                    enqueued_total=added,
+                    oldest_ready_age=0.0 if length == 0 else (now - first_at if first_at is not None else None),
+                )
+            ]
         rows: list[QueueStats] = []
-        per_group = {g: replies[2 + 2 * i: 4 + 2 * i] for i, g in enumerate(self.groups)}
+        per_group = {g: replies[2 + 2 * i : 4 + 2 * i] for i, g in enumerate(self.groups)}
         names = list(self.groups) if self.only_configured else list(dict.fromkeys([*self.groups, *groups]))
         for name in names:
             g = groups.get(name)
@@ -97,9 +105,17 @@ class StreamRead:
                 raise QueueError(f"stream {self.key}: consumer group {name!r} does not exist")
             pending = int(g.get("pending") or 0)
             lag = g.get("lag")
-            row = QueueStats("redis_stream", self.key, "stream", group=name, agent=self.agent(name),
-                             ready=int(lag) if lag is not None else None, inflight=pending,
-                             consumers=int(g.get("consumers") or 0), enqueued_total=added)
+            row = QueueStats(
+                "redis_stream",
+                self.key,
+                "stream",
+                group=name,
+                agent=self.agent(name),
+                ready=int(lag) if lag is not None else None,
+                inflight=pending,
+                consumers=int(g.get("consumers") or 0),
+                enqueued_total=added,
+            )
             extra = per_group.get(name)
             if extra:
                 pel, first_id = extra
@@ -118,6 +134,15 @@ class StreamRead:
         return rows
 
     def _empty(self, group: str) -> QueueStats:
-        return QueueStats("redis_stream", self.key, "stream", group=group, agent=self.agent(group), ready=0,
-                          inflight=0 if group else None, consumers=0, oldest_ready_age=0.0,
-                          oldest_inflight_age=0.0 if group else None)
+        return QueueStats(
+            "redis_stream",
+            self.key,
+            "stream",
+            group=group,
+            agent=self.agent(group),
+            ready=0,
+            inflight=0 if group else None,
+            consumers=0,
+            oldest_ready_age=0.0,
+            oldest_inflight_age=0.0 if group else None,
+        )
