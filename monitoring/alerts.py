@@ -439,7 +439,7 @@ def alerts(b: Bundle) -> list[Alert]:
         Alert(
             "LLMGpuUncorrectableEccErrors",
             "gpu",
-            f"sum {g} (increase({b.sel('llm_gpu_ecc_errors_total', 'error=' + Q + 'uncorrected' + Q + ', counter=' + Q + 'volatile' + Q)}[{ew}])) > 0",  # noqa: E501
+            f"sum {g} (increase({b.sel('llm_gpu_ecc_errors_total', 'error=' + Q + 'uncorrected' + Q + ', counter=' + Q + 'volatile' + Q)}[{ew}])) > 0",
             b.for_("LLMGpuUncorrectableEccErrors"),
             "critical",
             "A GPU had uncorrectable memory (ECC) errors.",

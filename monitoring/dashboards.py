@@ -506,7 +506,7 @@ def overview(b: Bundle) -> dict[str, Any]:
         w=6,
     )
     x.row("GPUs serving these models")
-    per_model = '* on (job, instance) group_right () group by (job, instance, model) (llm_model_info{job=~"$job", model=~"$model"})'  # noqa: E501
+    per_model = '* on (job, instance) group_right () group by (job, instance, model) (llm_model_info{job=~"$job", model=~"$model"})'
     x.ts(
         "GPU utilisation by model",
         "Mean utilisation of the GPUs in the pods serving each model.",
@@ -885,7 +885,7 @@ def gpu_fleet(b: Bundle) -> dict[str, Any]:
         "Uncorrectable (volatile) ECC errors per GPU in the interval.",
         [
             (
-                f"sum by (instance, gpu) (increase(llm_gpu_ecc_errors_total{_q(J, I_, chr(34).join(['error=', 'uncorrected', '']))}[{RI}]))",  # noqa: E501
+                f"sum by (instance, gpu) (increase(llm_gpu_ecc_errors_total{_q(J, I_, chr(34).join(['error=', 'uncorrected', '']))}[{RI}]))",
                 "{{instance}} gpu{{gpu}}",
             )
         ],

@@ -35,6 +35,7 @@ export LLAMA_SERVER_BIN
 
 echo "==> lint"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 
 echo "==> tests"
 export REQUIRE_REAL_SERVERS=1
