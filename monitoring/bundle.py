@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from .matchers import selector
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_BUNDLE = HERE / "bundle.yml"
@@ -61,10 +63,10 @@ class Bundle:
     def on(self, *labels: str) -> str:
         return "on (" + ", ".join(dict.fromkeys((*self.agg, *labels))) + ")"
 
-    def sel(self, name: str, matchers: str = "") -> str:
-        """``name{matchers, metric_selector}``."""
-        parts = [p for p in (matchers, self.raw.get("metric_selector") or "") if p]
-        return f"{name}{{{', '.join(parts)}}}" if parts else name
+    def sel(self, name: str, *matchers: str) -> str:
+        """``name{matchers..., metric_selector}`` (just ``name`` when there is no matcher)."""
+        parts = [m for m in (*matchers, self.raw.get("metric_selector") or "") if m]
+        return name + selector(*parts) if parts else name
 
     def alert(self, name: str) -> dict[str, Any]:
         return dict(self.raw.get("alerts", {}).get(name) or {})

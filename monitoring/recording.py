@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .bundle import Bundle, le, seconds
+from .matchers import eq, regex
 
 HISTOGRAMS = (
     "llm_request_duration_seconds",
@@ -89,13 +90,13 @@ def _sli_exprs(b: Bundle, sli: Sli, w: str) -> tuple[str, str]:
     if sli.key == "errors":
         reasons = "|".join(b["slo"]["slis"]["errors"]["finish_reasons"])
         total = f"sum {by} (rate({b.sel('llm_requests_total')}[{w}]))"
-        bad = f"sum {by} (rate({b.sel('llm_requests_total', f'finish_reason=~{chr(34)}{reasons}{chr(34)}')}[{w}]))"
+        bad = f"sum {by} (rate({b.sel('llm_requests_total', regex('finish_reason', reasons))}[{w}]))"
         ratio = f"({bad} or {total} * 0)\n/\n({total} > 0)"
         return total, ratio
     metric = "llm_time_to_first_token_seconds" if sli.key == "ttft" else "llm_inter_token_latency_seconds"
     assert sli.threshold is not None
     total = f"sum {by} (rate({b.sel(metric + '_count')}[{w}]))"
-    good = f"sum {by} (rate({b.sel(metric + '_bucket', f'le={chr(34)}{le(sli.threshold)}{chr(34)}')}[{w}]))"
+    good = f"sum {by} (rate({b.sel(metric + '_bucket', eq('le', le(sli.threshold)))}[{w}]))"
     ratio = f"({total} - {good})\n/\n({total} > 0)"
     return total, ratio
 

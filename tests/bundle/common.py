@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from monitoring.bundle import Bundle
 
-from monitoring.bundle import Bundle  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 DASHBOARDS = REPO / "dashboards" / "grafana"
 RULES = REPO / "alerts" / "rules"

@@ -1,0 +1,143 @@
+"""Alerts on the monitoring pipeline itself: heartbeat, exporter, targets, collectors, config reloads."""
+
+from __future__ import annotations
+
+from ..bundle import Bundle
+from .model import Alert, Runbook
+
+
+def exporter_alerts(b: Bundle) -> list[Alert]:
+    """Watchdog and the exporter's own health."""
+    out: list[Alert] = []
+    add = out.append
+    add(
+        Alert(
+            "Watchdog",
+            "meta",
+            "vector(1)",
+            "0m",
+            "info",
+            "Alerting pipeline heartbeat: this alert always fires.",
+            "Always firing. Routed to a dead man's switch that pages when it stops arriving.",
+            Runbook(
+                "This alert fires all the time on purpose. Alertmanager routes it to a dead man's "
+                "switch (healthchecks.io, Dead Man's Snitch, PagerDuty heartbeat); when the switch stops "
+                "receiving it, Prometheus, the rules or Alertmanager are broken.",
+                'ALERTS{alertname="Watchdog"}',
+                (
+                    "If the dead man's switch fired: Prometheus down, rules not loaded, Alertmanager down, "
+                    "or the route to the switch broken.",
+                ),
+                (
+                    "Nothing while it fires.",
+                    "If the switch fired: check Prometheus /rules and /alerts, "
+                    "Alertmanager status, and the receiver's credentials.",
+                ),
+            ),
+        )
+    )
+    add(
+        Alert(
+            "LLMExporterDown",
+            "meta",
+            f"up{{{b['exporter_up_selector']}}} == 0",
+            b.for_("LLMExporterDown"),
+            "critical",
+            "An llm-exporter instance cannot be scraped.",
+            "Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }}); every inference, GPU and "
+            "queue metric of that pod is missing.",
+            Runbook(
+                "Prometheus failed to scrape the exporter itself. All its collectors' series are stale, "
+                "so the other alerts for that pod cannot fire.",
+                f"up{{{b['exporter_up_selector']}}} == 0",
+                (
+                    "The pod or process is gone or restarting (OOM kill, crash loop).",
+                    "Network policy, TLS or basic-auth settings that no longer match the scrape config.",
+                    "A scrape timeout shorter than the exporter's slowest collector.",
+                ),
+                (
+                    "curl the target's /metrics and /-/healthy from the Prometheus host.",
+                    "Read the exporter's logs; check the Prometheus Targets page for the scrape error.",
+                    "If the exporter is slow, raise scrape_timeout or lower collector timeouts.",
+                ),
+            ),
+        )
+    )
+    add(
+        Alert(
+            "LLMTargetDown",
+            "meta",
+            f"{b.sel('llm_target_up')} == 0",
+            b.for_("LLMTargetDown"),
+            "critical",
+            "An upstream read by llm-exporter is unreachable.",
+            "Target {{ $labels.target }} behind {{ $labels.instance }} (job {{ $labels.job }}) has been "
+            "unreachable for " + b.for_("LLMTargetDown") + "; its metrics are absent.",
+            Runbook(
+                "The exporter could not read a configured upstream (an inference server's /metrics or a "
+                "queue broker). The exporter still answers; only that target's series are gone. The "
+                "target's other alerts are inhibited in Alertmanager while this one fires.",
+                f"{b.sel('llm_target_up')} == 0",
+                (
+                    "The inference server or broker crashed, is restarting or is still loading a model.",
+                    "Wrong URL, port, credentials or TLS in the exporter config.",
+                    "The upstream answers too slowly (timeout) or returns an oversized or malformed body.",
+                ),
+                (
+                    "Read the exporter's log: it logs the reason once per state change.",
+                    "curl the upstream URL from the exporter's pod.",
+                    "Restart or fix the upstream; fix the config and POST /-/reload.",
+                ),
+            ),
+        )
+    )
+    add(
+        Alert(
+            "LLMExporterCollectorFailing",
+            "meta",
+            f"{b.sel('llm_scrape_collector_success')} == 0",
+            b.for_("LLMExporterCollectorFailing"),
+            "warning",
+            "An llm-exporter collector keeps failing.",
+            "Collector {{ $labels.collector }} on {{ $labels.instance }} has failed every scrape for "
+            + b.for_("LLMExporterCollectorFailing")
+            + " (internal error or deadline).",
+            Runbook(
+                "A collector did not finish within the scrape deadline or raised an internal error. Its "
+                "metrics are missing; other collectors are unaffected.",
+                f"{b.sel('llm_scrape_collector_success')} == 0",
+                (
+                    "Scrape deadline too short for the upstream (many queues, a slow broker).",
+                    "NVML hanging or a driver problem (gpu collector).",
+                    "A bug in the exporter.",
+                ),
+                (
+                    "Compare llm_scrape_collector_duration_seconds with the scrape timeout.",
+                    "Read the exporter's log for the collector's error.",
+                    "Raise scrape_timeout, lower max_queues, or report the bug with the log.",
+                ),
+            ),
+        )
+    )
+    add(
+        Alert(
+            "LLMExporterConfigReloadFailed",
+            "meta",
+            f"{b.sel('llm_exporter_config_last_reload_successful')} == 0",
+            b.for_("LLMExporterConfigReloadFailed"),
+            "warning",
+            "An llm-exporter rejected its new configuration.",
+            "The exporter on {{ $labels.instance }} rejected its last config reload and is still running the "
+            "previous config.",
+            Runbook(
+                "A SIGHUP or POST /-/reload found an invalid config file; the exporter kept the old one.",
+                f"{b.sel('llm_exporter_config_last_reload_successful')} == 0",
+                ("A typo or unknown key in the YAML.", "An unset ${ENV} variable or unreadable *_file secret."),
+                (
+                    "Run `llm-exporter check-config --config.file=...` on the new file; it names key and line.",
+                    "Fix the file and reload again.",
+                ),
+            ),
+        )
+    )
+    return out
