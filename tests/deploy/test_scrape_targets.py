@@ -1,0 +1,229 @@
+"""Every deploy variant, scraped as Prometheus Operator would: every exporter once, every alert selector matched.
+
+The scrape configs come from tests/deploy/operator_scrape.py (the operator's generation rules for
+PodMonitor and ServiceMonitor, default job naming, jobLabel and relabelings); the targets from
+Kubernetes service discovery emulated over the manifests. The alerts' target-label matchers (job,
+namespace, pod ...) must match those targets, and promtool proves LLMExporterDown fires for the
+``up`` series each variant really produces.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from operator_scrape import relabel, scrape_config, targets
+from support import REPO, need_binary
+
+K8S = REPO / "deploy" / "kubernetes"
+RULE_FILES = sorted((REPO / "alerts" / "rules").glob("*.yml"))
+TARGET_LABELS = {"job", "namespace", "pod", "container", "node", "instance", "endpoint", "service"}
+EXPORTER_PORT = "metrics"
+
+PLAIN_VARIANTS = {
+    "kustomization": None,
+    "classic-sidecar+podmonitor+queues": [
+        "vllm-sidecar.yaml",
+        "service.yaml",
+        "podmonitor.yaml",
+        "queue-collector.yaml",
+    ],
+    "native-sidecar+servicemonitor+queues": [
+        "vllm-native-sidecar.yaml",
+        "service.yaml",
+        "servicemonitor.yaml",
+        "queue-collector.yaml",
+    ],
+    "classic-sidecar+servicemonitor+queues": [
+        "vllm-sidecar.yaml",
+        "service.yaml",
+        "servicemonitor.yaml",
+        "queue-collector.yaml",
+    ],
+}
+
+
+def _load(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+
+
+def plain_variant(name: str) -> list[dict[str, Any]]:
+    files = PLAIN_VARIANTS[name]
+    if files is None:
+        files = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    return [obj for f in files for obj in _load(K8S / f)]
+
+
+def exporter_ports(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(workload, container) of every exporter container that exposes the metrics port."""
+    out = set()
+    for w in objects:
+        if w.get("kind") not in ("Deployment", "DaemonSet", "StatefulSet"):
+            continue
+        spec = w["spec"]["template"]["spec"]
+        for c in spec.get("containers", []) + spec.get("initContainers", []):
+            if c["image"].split("@")[0].rsplit(":", 1)[0].endswith("/llm-exporter") and any(
+                p.get("name") == EXPORTER_PORT for p in c.get("ports", [])
+            ):
+                out.add((w["metadata"]["name"], c["name"]))
+    return out
+
+
+_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def matchers(selector: str) -> list[tuple[str, str, str]]:
+    body = selector[selector.index("{") + 1 : selector.rindex("}")]
+    return [(n, op, v.encode().decode("unicode_escape")) for n, op, v in _MATCHER.findall(body)]
+
+
+def satisfies(labels: dict[str, str], ms: list[tuple[str, str, str]]) -> bool:
+    for name, op, value in ms:
+        actual = labels.get(name, "")
+        ok = {
+            "=": actual == value,
+            "!=": actual != value,
+            "=~": re.fullmatch(value, actual) is not None,
+            "!~": re.fullmatch(value, actual) is None,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def rule_selectors() -> list[tuple[str, str]]:
+    """(rule name, selector) for every ``name{...}`` selector with a target-label matcher."""
+    out = []
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                for sel in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{[^{}]*\}", str(rule["expr"])):
+                    if any(n in TARGET_LABELS for n, _, _ in matchers(sel)):
+                        out.append((rule.get("alert") or rule.get("record"), sel))
+    return out
+
+
+def check_variant(objects: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, str]]:
+    """All assertions for one variant; returns its target label sets."""
+    found = targets(objects)
+    scraped = [(t["pod"].rsplit("-", 1)[0], t["container"], t["endpoint"]) for _, _, t in found]
+    expected = exporter_ports(objects)
+    assert expected, "variant has no exporter"
+    assert {(w, c) for w, c, _ in scraped} == expected, f"scraped {sorted(set(scraped))}, exporters {sorted(expected)}"
+    assert all(e == EXPORTER_PORT for _, _, e in scraped), "only the exporter's metrics port is scraped"
+    pods = [(t["pod"], t["container"]) for _, _, t in found]
+    assert len(pods) == len(set(pods)), "an exporter is scraped twice (PodMonitor and ServiceMonitor together?)"
+    labels = [t for _, _, t in found]
+    for t in labels:
+        assert {"job", "namespace", "pod", "container", "node", "instance"} <= set(t), t
+    sels = rule_selectors()
+    assert any(sel.startswith("up{") for _, sel in sels), "no exporter-down selector found in the rules"
+    for name, sel in sels:
+        ms = [m for m in matchers(sel) if m[0] in TARGET_LABELS]
+        hits = [t for t in labels if satisfies(t, ms)]
+        assert hits, f"{name}: {sel} matches no scraped target; targets: {labels}"
+        if sel.startswith("up{"):
+            assert hits == labels, f"{name}: {sel} misses targets {[t for t in labels if t not in hits]}"
+    promtool_exporter_down(labels, tmp_path)
+    return labels
+
+
+def series_of(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def promtool_exporter_down(labels: list[dict[str, str]], tmp_path: Path) -> None:
+    """promtool: with every target's ``up`` at 0, LLMExporterDown fires once per target."""
+    (rule,) = [
+        r
+        for p in RULE_FILES
+        for g in yaml.safe_load(p.read_text())["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "LLMExporterDown"
+    ]
+    hold = re.fullmatch(r"(\d+)m", rule.get("for", "0m"))
+    assert hold, rule.get("for")
+    minutes = int(hold.group(1)) + 2
+
+    firing = {"alertname": "LLMExporterDown", "alertstate": "firing"}
+
+    test = {
+        "rule_files": [str(p) for p in RULE_FILES],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": series_of("up", t), "values": f"0x{minutes + 2}"} for t in labels],
+                "promql_expr_test": [
+                    {
+                        "expr": 'ALERTS{alertname="LLMExporterDown", alertstate="firing"}',
+                        "eval_time": f"{minutes}m",
+                        "exp_samples": [
+                            {"labels": series_of("ALERTS", {**t, **rule.get("labels", {}), **firing}), "value": 1}
+                            for t in labels
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    f = tmp_path / "exporter-down.test.yml"
+    f.write_text(yaml.safe_dump(test, sort_keys=False), encoding="utf-8")
+    proc = subprocess.run([need_binary("promtool"), "test", "rules", str(f)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(PLAIN_VARIANTS))
+def test_plain_manifests_scrape_every_exporter_and_match_the_alerts(variant: str, tmp_path: Path) -> None:
+    labels = check_variant(plain_variant(variant), tmp_path)
+    if "queues" in variant:
+        assert any(t["container"] == "llm-exporter" and t["pod"].startswith("llm-exporter-queues") for t in labels)
+
+
+def test_servicemonitor_job_does_not_depend_on_the_service_name() -> None:
+    """The operator names a ServiceMonitor job after the Service; the exporter selector must still match."""
+    objects = plain_variant("native-sidecar+servicemonitor+queues")
+    for obj in objects:
+        if obj["kind"] == "Service":
+            obj["metadata"]["name"] = "my-inference"
+    jobs = {t["job"] for _, _, t in targets(objects)}
+    assert jobs == {"llm-exporter"}
+
+
+def test_emulation_reproduces_the_operator_default_job_names() -> None:
+    """Without relabelings: PodMonitor job is <namespace>/<name>, ServiceMonitor job the Service name,
+    jobLabel takes the value of that label. Guards the emulator itself."""
+    objects = plain_variant("native-sidecar+servicemonitor+queues")
+    sm = next(o for o in objects if o["kind"] == "ServiceMonitor")
+    for ep in sm["spec"]["endpoints"]:
+        ep["relabelings"] = [r for r in ep.get("relabelings", []) if r.get("targetLabel") != "job"]
+    assert {t["job"] for _, _, t in targets(objects)} == {"vllm", "llm-exporter-queues"}
+    sm["spec"]["jobLabel"] = "app.kubernetes.io/component"
+    assert {t["job"] for _, _, t in targets(objects)} == {"inference", "queue-collector"}
+    pm = _load(K8S / "podmonitor.yaml")[0]
+    cfg = scrape_config(pm, 0, "team-a")
+    assert relabel({"job": cfg["job_name"]}, cfg["relabel_configs"][-3:]) is not None
+    assert {t["job"] for _, _, t in targets([*objects[:2], pm], namespace="team-a")} == {"team-a/llm-exporter"}
+
+
+def test_rendered_scrape_configs_pass_promtool(tmp_path: Path) -> None:
+    """The emulated operator output is a valid Prometheus config (promtool check config).
+
+    Debian's Prometheus is built without Kubernetes service discovery, so the SD block is swapped
+    for a static one; the relabel configs, the part generated here, are checked as they are.
+    """
+    objects = plain_variant("native-sidecar+servicemonitor+queues") + _load(K8S / "podmonitor.yaml")
+    configs = [cfg for cfg, _, _ in targets(objects)]
+    unique = [
+        {**{k: v for k, v in c.items() if k != "kubernetes_sd_configs"}, "static_configs": [{"targets": ["x:1"]}]}
+        for c in {c["job_name"]: c for c in configs}.values()
+    ]
+    assert len(unique) == 2
+    f = tmp_path / "prometheus.yml"
+    f.write_text(yaml.safe_dump({"scrape_configs": unique}, sort_keys=False), encoding="utf-8")
+    proc = subprocess.run([need_binary("promtool"), "check", "config", str(f)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
