@@ -1,8 +1,8 @@
 """The README's metric tables, generated from the catalog.
 
 ``python -m llm_exporter.catalog_table README.md`` rewrites the block between the
-``<!-- metrics:begin -->`` and ``<!-- metrics:end -->`` markers; a test fails when the
-committed README differs from what this would write.
+``<!-- metrics:begin -->`` and ``<!-- metrics:end -->`` markers; ``--check`` exits 1 when the
+committed README differs from what this would write (``scripts/generate.py --check`` runs it).
 """
 
 from __future__ import annotations
@@ -59,8 +59,19 @@ def render(readme: str, catalog: Catalog = CATALOG) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[1] if len(argv) > 1 else "README.md")
-    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+    """``catalog_table [--check] [README.md]``: rewrite the table, or exit 1 when it is stale."""
+    args = argv[1:]
+    check = "--check" in args
+    paths = [a for a in args if a != "--check"]
+    path = Path(paths[0] if paths else "README.md")
+    current = path.read_text(encoding="utf-8")
+    fresh = render(current)
+    if check:
+        if fresh != current:
+            print(f"stale: {path} (run: python -m llm_exporter.catalog_table {path})", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(fresh, encoding="utf-8")
     return 0
 
 

@@ -33,23 +33,7 @@ from monitoring.promql import metric_names
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 
-# --- freshness -----------------------------------------------------------------------
-
-
-def test_committed_files_match_a_fresh_generation(tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "monitoring.generate", "--out", str(tmp_path)], cwd=REPO, check=True, capture_output=True
-    )
-    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert fresh, "generator wrote nothing"
-    stale = [
-        str(p) for p in fresh if not (REPO / p).is_file() or (REPO / p).read_bytes() != (tmp_path / p).read_bytes()
-    ]
-    assert not stale, f"stale generated files (run python -m monitoring.generate): {stale}"
-    check = subprocess.run(
-        [sys.executable, "-m", "monitoring.generate", "--check"], cwd=REPO, capture_output=True, text=True
-    )
-    assert check.returncode == 0, check.stderr
+# --- freshness (the committed files: tests/core/test_generated_files.py) --------------
 
 
 def test_check_mode_detects_a_stale_file(tmp_path: Path) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from llm_exporter import catalog_table
 from llm_exporter.catalog import CATALOG, GROUPS
-from support import REPO
 
 UNITS = (
     "seconds",
@@ -64,12 +62,3 @@ def test_units_are_base_units() -> None:
             assert bad not in spec.name, spec.name
         if spec.unit:
             assert spec.unit in UNITS, (spec.name, spec.unit)
-
-
-def test_readme_metric_table_is_generated_from_catalog() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert catalog_table.render(readme) == readme, (
-        "README metric table is stale: run `python -m llm_exporter.catalog_table README.md`"
-    )
-    for spec in CATALOG:
-        assert f"`{spec.name}`" in readme

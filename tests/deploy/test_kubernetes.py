@@ -270,13 +270,6 @@ def test_servicemonitor_reaches_the_exporter_through_the_service() -> None:
         assert {p["targetPort"] for p in svc["spec"]["ports"]} <= container_ports
 
 
-def test_generated_files_are_fresh() -> None:
-    gen = _generator()
-    for name, text in gen.render().items():
-        current = (K8S / "generated" / name).read_text(encoding="utf-8")
-        assert current == text, f"deploy/kubernetes/generated/{name} is stale: run python deploy/kubernetes/generate.py"
-
-
 def test_prometheusrules_wrap_every_rule_file_unchanged() -> None:
     gen = _generator()
     sources = gen.rule_files()
