@@ -117,6 +117,14 @@ _SPECS: tuple[MetricSpec, ...] = (
         "Identity of a configured upstream: kind (inference, queue), software and version. Always 1.",
         ("target", "kind", "software", "version"),
     ),
+    _m(
+        "target",
+        "llm_upstream_rejected_samples_total",
+        "counter",
+        "Upstream samples dropped as invalid, by reason: nan, inf, negative (a counter below 0), "
+        "out_of_range (a ratio outside 0-1). The exported series keeps its last valid value.",
+        ("target", "reason"),
+    ),
     # --- inference (normalised across engines) --------------------------------------
     _m(
         "inference",

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from ...config import InferenceTarget
-from ...counters import CounterFolder
+from ...counters import CounterFolder, RejectedSamples
 from ...metricset import MetricSet
 from ...promtext import Parser, Snapshot
 from ...scrape import Deadline, TargetDown
@@ -55,6 +55,7 @@ class InferenceCollector:
         self.target = self.config.name
         self._session: requests.Session | None = None
         self._folder = CounterFolder()
+        self._rejected = RejectedSamples(self.config.name, log)
         self._detected: str | None = None  # engine name (or "ray_vllm", "ollama", "openai") under auto
         self._meta = _Meta()
         self._warned: set[str] = set()
@@ -126,6 +127,7 @@ class InferenceCollector:
         self._refresh_meta(engine, deadline, need_model=not engine.model_labels and not self.config.model)
         default_model = self.config.model or next(iter(self._meta.models), "") or "unknown"
         res = normalise(engine, snap, out, self.config.name, default_model, self._folder)
+        self._rejected.note(res.rejected)
         warnings = list(res.warnings)
         if snap.duplicates:
             warnings.append(f"{snap.duplicates} duplicate series in the body (first value kept)")
@@ -146,6 +148,8 @@ class InferenceCollector:
             1.0,
             {"target": self.config.name, "kind": "inference", "software": server, "version": self._meta.version},
         )
+        for reason, n in self._rejected.counts().items():
+            out.add("llm_upstream_rejected_samples_total", float(n), {"target": self.config.name, "reason": reason})
 
     # -- server: auto -------------------------------------------------------------------
     def _collect_auto(self, out: MetricSet, deadline: Deadline) -> None:

@@ -13,6 +13,11 @@ Every upstream label other than the model (vLLM ``engine``, SGLang ranks and
 ``CounterFolder`` so that one engine core restarting (its counters going back to 0) never
 makes the exported sum go backwards; the exported counters are monotonic for the life of
 the exporter and equal the upstream sums as long as no upstream series resets.
+
+Bad upstream samples are dropped for the scrape and reported in ``Result.rejected``
+(family, reason): a NaN, infinite or negative counter (or histogram bucket, sum or count),
+a non-finite gauge, and a ratio gauge outside 0-1. A counter whose every source was
+rejected keeps its last exported value, so the series neither gaps nor goes back.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ...catalog import CATALOG
-from ...counters import CounterFolder
+from ...counters import CounterFolder, counter_reject_reason, reject_reason
 from ...metricset import MetricSet
 from ...promtext import HistSeries, LabelKey, Snapshot, canonical
 
@@ -164,6 +169,7 @@ class Result:
 
     models: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (upstream family, reason)
 
 
 def _model(labels: LabelKey, engine: Engine, default: str) -> str:
@@ -203,6 +209,7 @@ def normalise(
     gauge_agg: dict[str, str] = {}
     counters: dict[tuple[str, tuple], dict[tuple, float]] = {}
     hists: dict[tuple[str, tuple], list[tuple[tuple, HistSeries, float]]] = {}
+    held: set[tuple[str, tuple]] = set()
 
     for rule in engine.rules:
         if isinstance(rule, SumCountRule):
@@ -227,13 +234,23 @@ def normalise(
                 if mtype == "histogram":
                     hists.setdefault(okey, []).append((sid, value, s.scale))
                 elif mtype == "counter":
-                    if not math.isnan(value):
+                    why = counter_reject_reason(value)
+                    if why is None:
                         counters.setdefault(okey, {})[sid] = value * s.scale
+                    else:
+                        res.rejected.append((s.key, why))
+                        held.add(okey)
                 else:
                     gauge_agg[rule.metric] = rule.agg
-                    if not math.isnan(value):
+                    why = reject_reason(value * s.scale, ratio=CATALOG[rule.metric].unit == "ratio")
+                    if why is None:
                         gauges.setdefault(okey, []).append(value * s.scale)
+                    else:
+                        res.rejected.append((s.key, why))
 
+    for okey in held - counters.keys():
+        if folder.held(okey) is not None:  # every source rejected: keep the last exported value
+            counters[okey] = {}
     for (metric, labels), values in gauges.items():
         agg = gauge_agg.get(metric, "sum")
         v = sum(values) / len(values) if agg == "mean" else max(values) if agg == "max" else sum(values)
@@ -300,6 +317,10 @@ def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: 
         if math.inf not in hs.buckets:
             res.warnings.append(f"{sid[1]}: histogram series without a +Inf bucket skipped")
             continue
+        why = _hist_reject_reason(hs)
+        if why is not None:
+            res.rejected.append((sid[1], why))
+            continue
         usable.append((sid, hs, scale))
         b = set(hs.buckets)
         bounds = b if bounds is None else bounds & b
@@ -311,7 +332,14 @@ def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: 
         buckets.append(
             (le * usable[0][2] if not math.isinf(le) else le, folder.update((metric, labels, "le", le), srcs))
         )
-    sums = {
-        sid: (hs.sum if hs.sum is not None and not math.isnan(hs.sum) else 0.0) * scale for sid, hs, scale in usable
-    }
+    sums = {sid: (hs.sum if hs.sum is not None else 0.0) * scale for sid, hs, scale in usable}
     out.add_histogram(metric, dict(labels), buckets, folder.update((metric, labels, "sum"), sums))
+
+
+def _hist_reject_reason(hs: HistSeries) -> str | None:
+    """Why a histogram series read from upstream cannot be used (a bad bucket, sum or count)."""
+    for value in (*hs.buckets.values(), hs.count, hs.sum):
+        why = None if value is None else counter_reject_reason(value)
+        if why is not None:
+            return why
+    return None
