@@ -10,6 +10,9 @@
   ``dashboards/``, labelled ``grafana_dashboard: "1"`` for the Grafana sidecar (kube-prometheus-stack
   default) with the folder in the ``grafana_folder`` annotation.
 
+- ``deploy/helm/llm-exporter/files/``: copies of the same rule files (``rules/``, ``rules/optional/``)
+  and dashboards (``dashboards/``) for the Helm chart, which can only read files inside itself.
+
 Files added to or removed from ``alerts/`` and ``dashboards/`` are picked up on the next run.
 Usage: ``python deploy/kubernetes/generate.py`` (write) or ``... --check`` (exit 1 when stale).
 """
@@ -30,6 +33,7 @@ REPO = HERE.parent.parent
 ALERTS = REPO / "alerts"
 DASHBOARDS = REPO / "dashboards"
 OUT = HERE / "generated"
+CHART_FILES = REPO / "deploy" / "helm" / "llm-exporter" / "files"
 
 COMMON_LABELS = {"app.kubernetes.io/name": "llm-exporter", "app.kubernetes.io/part-of": "llm-exporter"}
 # kube-prometheus-stack selects rules by its Helm release label (ruleSelectorNilUsesHelmValues).
@@ -171,6 +175,20 @@ def render(alerts: Path = ALERTS, dashboards: Path = DASHBOARDS) -> dict[str, st
     return out
 
 
+def chart_files(alerts: Path = ALERTS, dashboards: Path = DASHBOARDS) -> dict[str, str]:
+    """Path under the chart's ``files/`` -> content: rule files and dashboards, unchanged."""
+    out = {f"rules/{p.name}": p.read_text(encoding="utf-8") for p in rule_files(alerts)}
+    out |= {f"rules/optional/{p.name}": p.read_text(encoding="utf-8") for p in rule_files(alerts, optional=True)}
+    files = dashboard_files(dashboards)
+    base = _dashboard_base(files, dashboards)
+    for path in files:
+        name = "-".join(path.relative_to(base).parts)
+        if f"dashboards/{name}" in out:
+            raise SystemExit(f"{path}: two dashboards map to chart file {name}")
+        out[f"dashboards/{name}"] = path.read_text(encoding="utf-8")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if generated/ is stale")
@@ -185,6 +203,24 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(str(path.relative_to(REPO)))
         else:
             OUT.mkdir(exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(REPO)}")
+    wanted = chart_files()
+    present = {p.relative_to(CHART_FILES).as_posix() for p in CHART_FILES.rglob("*") if p.is_file()}
+    for rel in sorted(present - set(wanted)):
+        if args.check:
+            stale.append(f"{CHART_FILES.relative_to(REPO)}/{rel} (not in alerts/ or dashboards/)")
+        else:
+            (CHART_FILES / rel).unlink()
+            print(f"removed {CHART_FILES.relative_to(REPO)}/{rel}")
+    for rel, text in wanted.items():
+        path = CHART_FILES / rel
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        if args.check:
+            stale.append(str(path.relative_to(REPO)))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path.relative_to(REPO)}")
     if stale:

@@ -72,6 +72,37 @@ RELABEL_CONFIG = {
     "additionalProperties": False,
 }
 
+SECRET_KEY = {
+    "type": "object",
+    "required": ["key"],
+    "properties": {"name": {"type": "string"}, "key": {"type": "string"}, "optional": {"type": "boolean"}},
+    "additionalProperties": False,
+}
+SECRET_OR_CONFIGMAP = {
+    "type": "object",
+    "properties": {"secret": SECRET_KEY, "configMap": SECRET_KEY},
+    "additionalProperties": False,
+}
+TLS_VERSION = {"enum": ["TLS10", "TLS11", "TLS12", "TLS13"]}
+SAFE_TLS_CONFIG = {
+    "type": "object",
+    "properties": {
+        "ca": SECRET_OR_CONFIGMAP,
+        "cert": SECRET_OR_CONFIGMAP,
+        "keySecret": SECRET_KEY,
+        "serverName": {"type": "string"},
+        "insecureSkipVerify": {"type": "boolean"},
+        "minVersion": TLS_VERSION,
+        "maxVersion": TLS_VERSION,
+    },
+    "additionalProperties": False,
+}
+BASIC_AUTH = {
+    "type": "object",
+    "properties": {"username": SECRET_KEY, "password": SECRET_KEY},
+    "additionalProperties": False,
+}
+
 ENDPOINT_PROPERTIES: dict[str, Any] = {
     "port": {"type": "string"},
     "path": {"type": "string"},
@@ -81,6 +112,8 @@ ENDPOINT_PROPERTIES: dict[str, Any] = {
     "honorLabels": {"type": "boolean"},
     "relabelings": {"type": "array", "items": RELABEL_CONFIG},
     "metricRelabelings": {"type": "array", "items": RELABEL_CONFIG},
+    "tlsConfig": SAFE_TLS_CONFIG,
+    "basicAuth": BASIC_AUTH,
 }
 
 NAMESPACE_SELECTOR = {
