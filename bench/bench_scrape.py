@@ -1,13 +1,20 @@
-"""Scrape latency and exporter CPU per scrape, against a plain prometheus_client exporter.
+"""CPU per scrape of llm-exporter reading real-sized upstreams, against a plain exporter.
 
-Both servers run as subprocesses on loopback:
-  - llm-exporter with only its own metrics (GPU and discovery off);
-  - baseline: prometheus_client.start_http_server with its default registry (process,
-    platform and GC collectors), the smallest Python exporter there is.
-Each is scraped N times by C concurrent scrapers; we print median and p99 latency and the
-server's CPU time per scrape (from /proc via psutil), and the ratio llm-exporter / baseline.
+Like for like, in one run on this machine:
 
-    python bench/bench_scrape.py [--scrapes 2000] [--concurrency 4]
+- upstreams: ``--targets`` loopback HTTP servers (separate processes, so their CPU is not
+  counted), each serving a vLLM V1 body of about ``--samples`` samples (``payloads.py``);
+- ours: ``llm-exporter`` with one ``server: vllm`` target per upstream, ``min_interval 0s``
+  so that every scrape reads, parses, normalises and renders every upstream;
+- baseline: a plain ``prometheus_client`` server whose collector builds, on every scrape,
+  exactly the families and samples ours exposed (same series count, same label sets), the
+  way a hand-written exporter that already holds its data would.
+
+Each server is scraped ``--scrapes`` times, one scrape at a time; the server process's CPU
+time (user + system, from psutil) per scrape is printed with the ratio ours / baseline
+(goal: at most 1.5).
+
+    python bench/bench_scrape.py [--targets 2] [--samples 10000] [--scrapes 40]
 """
 
 from __future__ import annotations
@@ -16,19 +23,50 @@ import argparse
 import http.client
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import psutil
+from payloads import vllm_body
+
+UPSTREAM = """
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+body = open(sys.argv[2], "rb").read()
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
 
 BASELINE = """
 import sys, time
-from prometheus_client import start_http_server
+from prometheus_client import REGISTRY, start_http_server
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[2]).read()
+model = [(f.name, f.documentation, f.type, [(s.name, dict(s.labels), s.value) for s in f.samples])
+         for f in text_string_to_metric_families(text)]
+class Plain:
+    def collect(self):
+        for name, doc, typ, samples in model:
+            fam = Metric(name, doc, typ)
+            for sname, labels, value in samples:
+                fam.add_sample(sname, labels, value)
+            yield fam
+for c in list(REGISTRY._collector_to_names):
+    REGISTRY.unregister(c)
+REGISTRY.register(Plain())
 start_http_server(int(sys.argv[1]), addr="127.0.0.1")
 while True:
     time.sleep(3600)
@@ -41,104 +79,116 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_up(port: int) -> None:
-    end = time.monotonic() + 30
+def get(port: int, timeout: float = 30.0) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4"})
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"port {port}: HTTP {resp.status}")
+        return body
+    finally:
+        conn.close()
+
+
+def wait_up(port: int, proc: subprocess.Popen) -> None:
+    end = time.monotonic() + 60
     while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"server on {port} exited with {proc.returncode}")
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/metrics")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
+            get(port, timeout=5)
+            return
+        except (OSError, RuntimeError):
             time.sleep(0.1)
     raise SystemExit(f"server on {port} did not come up")
 
 
-def hammer(port: int, scrapes: int, concurrency: int) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    lock = threading.Lock()
-    per = scrapes // concurrency
-    size = [0]
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine = []
-        for _ in range(per):
-            t0 = time.perf_counter()
-            conn.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4"})
-            resp = conn.getresponse()
-            body = resp.read()
-            mine.append(time.perf_counter() - t0)
-            size[0] = len(body)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, size[0]
+def series_count(body: bytes) -> int:
+    return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
 
 
-def measure(cmd: list[str], port: int, scrapes: int, concurrency: int) -> dict[str, float]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_up(port)
-        hammer(port, 50, 1)  # warm up
-        ps = psutil.Process(proc.pid)
-        before = ps.cpu_times()
-        lat, size = hammer(port, scrapes, concurrency)
-        after = ps.cpu_times()
-        cpu = (after.user - before.user) + (after.system - before.system)
-        lat.sort()
-        return {
-            "median_ms": statistics.median(lat) * 1e3,
-            "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1e3,
-            "cpu_ms_per_scrape": cpu / len(lat) * 1e3,
-            "bytes": size,
-            "scrapes": len(lat),
-        }
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def cpu_per_scrape(proc: subprocess.Popen, port: int, scrapes: int) -> tuple[float, bytes]:
+    """The server's CPU seconds per scrape, over ``scrapes`` sequential scrapes."""
+    ps = psutil.Process(proc.pid)
+    get(port)
+    get(port)  # warm-up
+    before = ps.cpu_times()
+    for _ in range(scrapes):
+        body = get(port)
+    after = ps.cpu_times()
+    return ((after.user - before.user) + (after.system - before.system)) / scrapes, body
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scrapes", type=int, default=2000)
-    ap.add_argument("--concurrency", type=int, default=4)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--targets", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=10_000, help="samples per upstream body (approximate)")
+    ap.add_argument("--scrapes", type=int, default=40)
     args = ap.parse_args()
+    pairs = max(1, round(args.samples / 310))
+    models = max(1, min(8, pairs))
+    engines = max(1, round(pairs / models))
+    procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as d:
-        cfg = Path(d) / "config.yml"
-        cfg.write_text("gpu:\n  enabled: false\nscrape:\n  min_interval: 0s\n")
-        p1, p2 = free_port(), free_port()
-        ours = measure(
-            [
-                sys.executable,
-                "-m",
-                "llm_exporter",
-                f"--config.file={cfg}",
-                f"--web.listen-address=127.0.0.1:{p1}",
-                "--log.level=error",
-                "--web.max-requests=0",
-            ],
-            p1,
-            args.scrapes,
-            args.concurrency,
-        )
-        base = measure([sys.executable, "-c", BASELINE, str(p2)], p2, args.scrapes, args.concurrency)
+        body_file = Path(d) / "vllm.txt"
+        upstream_body = vllm_body(models, engines)
+        body_file.write_bytes(upstream_body)
+        try:
+            ports = []
+            for _ in range(args.targets):
+                port = free_port()
+                procs.append(subprocess.Popen([sys.executable, "-c", UPSTREAM, str(port), str(body_file)]))
+                wait_up(port, procs[-1])
+                ports.append(port)
+            cfg = Path(d) / "config.yml"
+            lines = ["gpu:\n  enabled: false\n", "discovery:\n  enabled: false\n", "scrape:\n  min_interval: 0s\n"]
+            lines.append("inference:\n")
+            for i, port in enumerate(ports):
+                lines.append(f"  - name: vllm-{i}\n    url: http://127.0.0.1:{port}\n    server: vllm\n")
+            cfg.write_text("".join(lines))
+            p_ours = free_port()
+            ours = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "llm_exporter",
+                    f"--config.file={cfg}",
+                    f"--web.listen-address=127.0.0.1:{p_ours}",
+                    "--log.level=error",
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+            procs.append(ours)
+            wait_up(p_ours, ours)
+            cpu_ours, out = cpu_per_scrape(ours, p_ours, args.scrapes)
+            exposed = Path(d) / "exposed.txt"
+            exposed.write_bytes(out)
+            p_base = free_port()
+            base = subprocess.Popen([sys.executable, "-c", BASELINE, str(p_base), str(exposed)])
+            procs.append(base)
+            wait_up(p_base, base)
+            cpu_base, base_out = cpu_per_scrape(base, p_base, args.scrapes)
+        finally:
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                p.wait(10)
+    in_samples = series_count(upstream_body)
+    n_ours, n_base = series_count(out), series_count(base_out)
     print(
-        f"scrape benchmark: {args.scrapes} scrapes, {args.concurrency} concurrent scrapers, "
-        f"{os.cpu_count()} CPUs, self metrics only (min_interval 0: every scrape collects)"
+        f"scrape benchmark: {args.targets} vLLM targets x {in_samples} samples ({models} models x {engines} engines),"
+        f" {args.scrapes} sequential uncached scrapes, {os.cpu_count()} CPUs"
     )
-    print(f"{'server':<38}{'median ms':>11}{'p99 ms':>10}{'CPU ms/scrape':>15}{'bytes':>8}")
-    for name, r in (("llm-exporter", ours), ("baseline prometheus_client server", base)):
-        print(f"{name:<38}{r['median_ms']:>11.3f}{r['p99_ms']:>10.3f}{r['cpu_ms_per_scrape']:>15.3f}{r['bytes']:>8.0f}")
+    print(f"{'server':<44}{'series out':>11}{'CPU ms/scrape':>15}{'us/upstream sample':>20}")
     print(
-        f"{'ratio llm-exporter / baseline':<38}{ours['median_ms'] / base['median_ms']:>11.2f}"
-        f"{ours['p99_ms'] / base['p99_ms']:>10.2f}{ours['cpu_ms_per_scrape'] / base['cpu_ms_per_scrape']:>15.2f}"
+        f"{'llm-exporter (read+parse+normalise+render)':<44}{n_ours:>11}{cpu_ours * 1e3:>15.2f}"
+        f"{cpu_ours / (in_samples * args.targets) * 1e6:>20.3f}"
     )
+    print(f"{'baseline plain prometheus_client server':<44}{n_base:>11}{cpu_base * 1e3:>15.2f}{'':>20}")
+    ratio = cpu_ours / cpu_base
+    print(f"ratio llm-exporter / baseline CPU: {ratio:.2f} (goal <= 1.5) {'OK' if ratio <= 1.5 else 'ABOVE GOAL'}")
 
 
 if __name__ == "__main__":

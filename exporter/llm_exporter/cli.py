@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from prometheus_client.exposition import generate_latest
 
 from . import __version__, logsetup
 from .config import ConfigError, load_config
+from .exposition import render
 from .runtime import Runtime
 
 log = logging.getLogger("llm_exporter")
@@ -236,13 +236,7 @@ def scrape_once(config_file: str | None, timeout: float, openmetrics: bool, log_
     logsetup.setup(log_level, log_format)
     runtime = Runtime(config_file, _load_or_exit(config_file))
     try:
-        metrics = runtime.collect(timeout)
-        if openmetrics:
-            from prometheus_client.openmetrics.exposition import generate_latest as om_latest
-
-            sys.stdout.write(om_latest(metrics).decode())  # type: ignore[arg-type]
-        else:
-            sys.stdout.write(generate_latest(metrics).decode())  # type: ignore[arg-type]
+        sys.stdout.write(render(runtime.collect(timeout), openmetrics).decode())
     finally:
         runtime.close()
 

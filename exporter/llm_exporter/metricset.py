@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-
-from prometheus_client.core import Metric
+from typing import TYPE_CHECKING
 
 from .catalog import CATALOG, Catalog, MetricSpec
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 LabelKey = tuple[tuple[str, str], ...]
 
@@ -100,13 +102,18 @@ class MetricSet:
                 return True
         return False
 
+    def items(self) -> Iterator[tuple[MetricSpec, dict[LabelKey, float | Histogram]]]:
+        """(spec, series) of every metric that has series, in catalog order."""
+        series_of = self._series
+        for spec in self._catalog:
+            series = series_of.get(spec.name)
+            if series:
+                yield spec, series
+
     # -- rendering -------------------------------------------------------------------
     def families(self) -> Iterator[Metric]:
-        """prometheus_client families, in catalog order."""
-        for spec in self._catalog:
-            series = self._series.get(spec.name)
-            if not series:
-                continue
+        """prometheus_client families, in catalog order (``exposition.render`` is the fast path)."""
+        for spec, series in self.items():
             yield _family(spec, series)
 
     def collect(self) -> Iterator[Metric]:
@@ -134,6 +141,8 @@ class MetricSet:
 
 
 def _family(spec: MetricSpec, series: Mapping[LabelKey, float | Histogram]) -> Metric:
+    from prometheus_client.core import Metric
+
     family_name = spec.name.removesuffix("_total") if spec.type == "counter" else spec.name
     fam = Metric(family_name, spec.help, spec.type)
     for key, value in series.items():

@@ -7,17 +7,18 @@ running one. A rejected file leaves everything as it was and sets
 
 from __future__ import annotations
 
+import gzip
 import logging
 import platform
 import threading
 import time
 from pathlib import Path
 
-from . import __version__
+from . import __version__, exposition
 from .collectors import build_collectors
 from .config import Config, ConfigError, load_config
 from .metricset import MetricSet
-from .scrape import ScrapeEngine
+from .scrape import Collection, ScrapeEngine
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ class Runtime:
         self.reload_ok = True
         self.reload_ok_at = time.time()
         self.ready = True
+        self._generation = 0  # bumped on every reload attempt: part of the render cache key
+        self._render_lock = threading.Lock()
+        self._rendered_key: tuple[object, ...] = ()
+        self._rendered: dict[tuple[bool, bool], bytes] = {}
 
     @staticmethod
     def _engine(config: Config, previous: tuple | list) -> ScrapeEngine:
@@ -45,6 +50,7 @@ class Runtime:
         except ConfigError as exc:
             with self._lock:
                 self.reload_ok = False
+                self._generation += 1
             log.error("config reload rejected, keeping the running config: %s", exc)
             return False
         with self._lock:
@@ -58,6 +64,7 @@ class Runtime:
                         close()
             self.config, self.engine = new, engine
             self.reload_ok, self.reload_ok_at = True, time.time()
+            self._generation += 1
         log.info("config reloaded: %d collectors", len(engine.collectors))
         return True
 
@@ -75,14 +82,39 @@ class Runtime:
 
     def collect(self, timeout: float) -> MetricSet:
         """One full collection: every collector plus the exporter's own gauges."""
+        return self._collect(timeout)[0]
+
+    def _collect(self, timeout: float) -> tuple[MetricSet, tuple[object, ...]]:
         with self._lock:
             engine = self.engine
-            reload_ok, reload_at = self.reload_ok, self.reload_ok_at
-        out = engine.scrape(timeout)
+            reload_ok, reload_at, generation = self.reload_ok, self.reload_ok_at, self._generation
+        collection: Collection = engine.collect(timeout)
+        out = collection.metrics
         out.add("llm_exporter_build_info", 1.0, {"version": __version__, "python_version": platform.python_version()})
         out.add("llm_exporter_config_last_reload_successful", 1.0 if reload_ok else 0.0)
         out.add("llm_exporter_config_last_reload_success_timestamp_seconds", reload_at)
-        return out
+        return out, (generation, reload_ok, reload_at, collection.key)
+
+    def exposition(self, timeout: float, openmetrics: bool = False, gzipped: bool = False) -> bytes:
+        """The rendered ``/metrics`` body, rendered (and compressed) once per collection.
+
+        Scrapes served the same reads (single flight, ``min_interval``) get the bytes
+        rendered for the first of them.
+        """
+        metrics, key = self._collect(timeout)
+        with self._render_lock:
+            if key == self._rendered_key:
+                body = self._rendered.get((openmetrics, gzipped))
+                if body is not None:
+                    return body
+        body = exposition.render(metrics, openmetrics)
+        if gzipped:
+            body = gzip.compress(body, compresslevel=5)
+        with self._render_lock:
+            if key != self._rendered_key:
+                self._rendered_key, self._rendered = key, {}
+            self._rendered[(openmetrics, gzipped)] = body
+        return body
 
     def close(self) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ and fills a fresh ``MetricSet``; nothing scraped is kept in global state. Rules:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -88,6 +89,15 @@ class Outcome:
     error: str = ""
     target_ok: bool = True
     finished_at: float = 0.0
+    seq: int = 0  # unique per engine: two scrapes with the same seqs served the same reads
+
+
+@dataclass
+class Collection:
+    """One scrape's result: the metrics, and a key equal for scrapes served the same reads."""
+
+    metrics: MetricSet
+    key: tuple[int, ...]
 
 
 @dataclass
@@ -111,13 +121,19 @@ class ScrapeEngine:
         self.min_interval = min_interval
         self._clock = clock
         self._cells: dict[str, _Cell] = {c.key: _Cell() for c in self.collectors}
+        self._seq = itertools.count(1)
 
     def scrape(self, timeout: float) -> MetricSet:
         """One scrape: every collector's metrics plus the success/duration/up gauges."""
+        return self.collect(timeout).metrics
+
+    def collect(self, timeout: float) -> Collection:
+        """Like ``scrape``, with the key that tells whether anything was read anew."""
         deadline = Deadline(timeout, self._clock)
         started = self._clock()
         futures = [(c, self._start(c, deadline)) for c in self.collectors]
         out = MetricSet()
+        key: list[int] = []
         per_collector: dict[str, tuple[bool, float]] = {}
         for collector, fut in futures:
             try:
@@ -129,8 +145,10 @@ class ScrapeEngine:
                     duration=self._clock() - started,
                     error=f"deadline of {timeout:.3g}s exceeded",
                     target_ok=False,
+                    seq=next(self._seq),
                 )
                 self._note_state(collector, outcome)
+            key.append(outcome.seq)
             out.merge(outcome.metrics)
             if collector.target is not None and not out.has("llm_target_up", target=collector.target):
                 out.add("llm_target_up", 1.0 if outcome.target_ok else 0.0, {"target": collector.target})
@@ -139,7 +157,7 @@ class ScrapeEngine:
         for name, (ok, dur) in sorted(per_collector.items()):
             out.add("llm_scrape_collector_success", 1.0 if ok else 0.0, {"collector": name})
             out.add("llm_scrape_collector_duration_seconds", dur, {"collector": name})
-        return out
+        return Collection(out, tuple(key))
 
     # -- single flight -----------------------------------------------------------------
     def _start(self, collector: Collector, deadline: Deadline) -> Future[Outcome]:
@@ -185,6 +203,7 @@ class ScrapeEngine:
                 target_ok=False,
             )
         outcome.finished_at = self._clock()
+        outcome.seq = next(self._seq)
         with cell.lock:
             cell.last = outcome
             cell.inflight = None

@@ -2,7 +2,7 @@
 
 A threading server (one thread per connection) with: a cap on concurrent scrapes (503
 beyond it, like node_exporter's ``--web.max-requests``), content negotiation (text 0.0.4
-or OpenMetrics) and gzip through prometheus_client's public encoders, optional basic auth
+or OpenMetrics) and gzip, rendered once per collection (``exposition``), optional basic auth
 and TLS from an exporter-toolkit web config (the TLS handshake runs in the connection's
 thread, never in the accept loop), and 4xx answers for anything malformed.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import html
 import logging
 import socket
@@ -22,9 +21,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client.exposition import choose_encoder
-
 from . import __version__
+from .exposition import choose_format
 from .runtime import Runtime
 from .webconfig import BasicAuth, WebConfig, ssl_context
 
@@ -155,17 +153,14 @@ class ExporterHandler(BaseHTTPRequestHandler):
         try:
             runtime = self.server.runtime
             timeout = runtime.scrape_timeout(self.headers.get("X-Prometheus-Scrape-Timeout-Seconds"))
+            openmetrics, content_type = choose_format(self.headers.get("Accept", ""))
+            gz = "gzip" in self.headers.get("Accept-Encoding", "")
             try:
-                metrics = runtime.collect(timeout)
-                encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-                body = encoder(metrics)  # type: ignore[arg-type]
+                body = runtime.exposition(timeout, openmetrics, gz)
             except Exception:
                 log.exception("rendering /metrics failed")
                 self._plain(HTTPStatus.INTERNAL_SERVER_ERROR, "exporter error\n")
                 return
-            gz = "gzip" in self.headers.get("Accept-Encoding", "")
-            if gz:
-                body = gzip.compress(body, compresslevel=5)
             self._body(body, content_type, gzip_encoded=gz)
         finally:
             if slots is not None:

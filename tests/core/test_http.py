@@ -22,7 +22,7 @@ from exporter_proc import Exporter, run_exporter
 from llm_exporter.config import load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.runtime import Runtime
-from llm_exporter.scrape import Deadline, ScrapeEngine
+from llm_exporter.scrape import Collection, Deadline, ScrapeEngine
 from llm_exporter.server import ExporterHTTPServer
 from support import free_port, wait_for
 
@@ -262,13 +262,13 @@ def test_scrape_deadline_comes_from_prometheus_header() -> None:
     assert runtime.scrape_timeout("soon") == 9.5
     assert runtime.scrape_timeout("0.2") == 0.05, "never below 50 ms"
     seen: list[float] = []
-    real = runtime.collect
+    real = runtime.engine.collect
 
-    def record(timeout: float) -> MetricSet:
+    def record(timeout: float) -> Collection:
         seen.append(timeout)
         return real(timeout)
 
-    runtime.collect = record  # type: ignore[method-assign]
+    runtime.engine.collect = record  # type: ignore[method-assign]
     server = ExporterHTTPServer(("127.0.0.1", 0), runtime)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
