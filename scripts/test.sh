@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a Debian/Ubuntu machine and run the whole suite.
-# Real servers only: Prometheus, Alertmanager, Redis, RabbitMQ, NATS and a llama.cpp server
-# built from source (cached outside the repo). REQUIRE_REAL_SERVERS=1 turns a missing
+# Real servers only: Prometheus, Alertmanager, Redis, RabbitMQ, NATS, a llama.cpp server
+# built from source, vLLM (CPU build) and Triton (PyTriton), all cached outside the repo. REQUIRE_REAL_SERVERS=1 turns a missing
 # binary into a failure instead of a skip. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 # systemd (systemd-analyze) and util-linux (setpriv) check the deploy bundle.
+# python3.11 + python3.11-venv: PyTriton's Python backend stub links Debian's libpython3.11.
 DEB_PACKAGES=(prometheus prometheus-alertmanager redis-server rabbitmq-server nats-server gcc g++ make cmake
-              systemd util-linux)
+              systemd util-linux python3.11 python3.11-venv)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -32,6 +33,13 @@ echo "==> llama.cpp server (built once, cached outside the repo)"
 LLAMA_SERVER_BIN=$(PATH="$PWD/.venv/bin:$PATH" scripts/build-llama-server.sh | tail -n 1)
 export LLAMA_SERVER_BIN
 [ -x "$LLAMA_SERVER_BIN" ] || { echo "llama-server build failed (got '$LLAMA_SERVER_BIN')" >&2; exit 1; }
+
+echo "==> vLLM (CPU build) and Triton (PyTriton) environments (built once, cached outside the repo)"
+VLLM_PYTHON=$(scripts/build-engine-env.sh vllm | tail -n 1)
+TRITON_PYTHON=$(scripts/build-engine-env.sh triton | tail -n 1)
+export VLLM_PYTHON TRITON_PYTHON
+[ -x "$VLLM_PYTHON" ] || { echo "vLLM environment build failed (got '$VLLM_PYTHON')" >&2; exit 1; }
+[ -x "$TRITON_PYTHON" ] || { echo "Triton environment build failed (got '$TRITON_PYTHON')" >&2; exit 1; }
 
 echo "==> lint"
 .venv/bin/ruff check .

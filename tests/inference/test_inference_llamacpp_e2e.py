@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 from exporter_proc import run_exporter
 from llm_exporter.collectors.inference import build
+from llm_exporter.collectors.inference.engines import ENGINES
 from llm_exporter.config import load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.scrape import Deadline
 from prom import start_prometheus
+from real_engines import assert_no_drift, get_text
 from support import CACHE, free_port, require_real_servers, stop_process, wait_for, wait_process_ready
 
 pytestmark = pytest.mark.slow
@@ -190,3 +192,8 @@ inference:
     ttft = out.get("llm_probe_time_to_first_token_seconds", lab)
     assert ttft is not None and 0 < ttft <= out.get("llm_probe_duration_seconds", lab)
     assert out.get("llm_probe_ratelimit_remaining_requests", lab) is None  # llama.cpp sends no such headers
+
+
+def test_every_llamacpp_family_is_mapped_or_ignored(llama: str) -> None:
+    _post(llama + "/v1/completions", {"model": ALIAS, "prompt": "Hello", "max_tokens": 2})
+    assert_no_drift(ENGINES["llamacpp"], get_text(llama + "/metrics"))

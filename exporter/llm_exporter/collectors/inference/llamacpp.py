@@ -42,4 +42,13 @@ LLAMACPP = Engine(
             (src(L + "tokens_predicted_total"),),
         ),
     ),
+    ignored=(
+        L + "prompt_seconds_total",
+        L + "n_decode_total",
+        L + "n_busy_slots_per_decode",  # an average, typed counter
+        L + "n_tokens_max",  # a high-water mark, typed counter
+        L + "prompt_tokens_seconds",  # throughput since the previous scrape (reset by every scrape)
+        L + "predicted_tokens_seconds",
+        L + "kv_cache_tokens",  # legacy
+    ),
 )

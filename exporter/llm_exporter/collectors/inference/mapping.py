@@ -31,6 +31,9 @@ from ...counters import CounterFolder, counter_reject_reason, reject_reason
 from ...metricset import MetricSet
 from ...promtext import HistSeries, LabelKey, Snapshot, canonical
 
+# prometheus_client's default collectors (single-process engines): not about inference.
+PYTHON_RUNTIME = ("python_gc_*", "python_info", "process_*")
+
 FINISH_REASONS = ("stop", "length", "abort", "error", "rejected", "unknown")
 
 
@@ -88,7 +91,11 @@ class SumCountRule:
 
 @dataclass(frozen=True)
 class Engine:
-    """One inference server's table."""
+    """One inference server's table.
+
+    ``ignored``: upstream families (names or ``fnmatch`` patterns) deliberately not mapped;
+    every family a real server exposes is either read by a rule or listed here (``drift``).
+    """
 
     server: str
     model_labels: tuple[str, ...]
@@ -97,6 +104,7 @@ class Engine:
     version_path: str | None = None
     version_key: str = "version"
     models_path: str | None = None
+    ignored: tuple[str, ...] = ()
 
     def scalar_names(self) -> set[str]:
         out: set[str] = set()
@@ -151,6 +159,7 @@ def rename(engine: Engine, server: str, old_prefix: str, new_prefix: str, extra_
         engine.version_path,
         engine.version_key,
         engine.models_path,
+        tuple(fix(src(p)).name for p in engine.ignored),
     )
 
 

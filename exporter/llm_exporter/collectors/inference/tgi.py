@@ -42,4 +42,18 @@ TGI = Engine(
         _one("llm_time_per_output_token_seconds", "tgi_request_mean_time_per_token_duration"),
         _one("llm_request_queue_duration_seconds", "tgi_request_queue_duration"),
     ),
+    ignored=(
+        "tgi_request_count",  # received; finished requests are success + failure
+        "tgi_batch_current_max_tokens",
+        "tgi_batch_inference_*",
+        "tgi_batch_concat*",
+        "tgi_batch_next_size",
+        "tgi_batch_forward_duration",
+        "tgi_batch_decode_duration",
+        "tgi_batch_filter_duration",
+        "tgi_request_validation_duration",
+        "tgi_request_inference_duration",
+        "tgi_request_max_new_tokens",
+        "tgi_request_skipped_tokens",
+    ),
 )

@@ -49,4 +49,21 @@ TRITON = Engine(
             (src("nv_inference_request_success"),),
         ),
     ),
+    ignored=(
+        "nv_inference_count",  # inferences (a batch of n counts n): requests are the success/failure counters
+        "nv_inference_exec_count",  # executions (batches)
+        "nv_inference_compute_*_duration_us",  # compute phases inside the request duration
+        "nv_inference_*_summary_us",  # optional summaries of the same µs durations
+        "nv_model_load_duration_secs",
+        "nv_cache_*",  # response cache
+        "nv_pinned_memory_pool_*",
+        "nv_gpu_*",  # GPU data comes from NVML (the gpu collector)
+        "nv_energy_consumption",
+        "nv_cpu_*",
+        "nv_trt_llm_runtime_memory_metrics",
+        "nv_trt_llm_disaggregated_serving_metrics",
+        "nv_trt_llm_inflight_batcher_metrics",
+        "nv_trt_llm_v1_metrics",
+        "nv_trt_llm_general_metrics",
+    ),
 )

