@@ -20,6 +20,7 @@ import click
 from . import __version__, logsetup
 from .config import ConfigError, load_config
 from .exposition import render
+from .redact import redact
 from .runtime import Runtime
 
 log = logging.getLogger("llm_exporter")
@@ -59,12 +60,20 @@ def _log_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _config_errors_exit(what: str, errors: list[str]) -> None:
+    """Print one line per config error (already redacted) and exit 2."""
+    for error in errors:
+        click.echo(f"llm-exporter: invalid {what}: {redact(error)}", err=True)
+    sys.exit(EXIT_INVALID_CONFIG)
+
+
 def _load_or_exit(config_file: str | None) -> Any:
     try:
         return load_config(config_file)
     except ConfigError as exc:
-        click.echo(f"llm-exporter: invalid config {config_file or '<embedded default>'}: {exc}", err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        _config_errors_exit(f"config {config_file or '<embedded default>'}", exc.errors)
+    except Exception as exc:  # a loader bug must still be one line, never a traceback with values
+        _config_errors_exit(f"config {config_file or '<embedded default>'}", [f"<root>: {type(exc).__name__}"])
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,6 +103,14 @@ def _load_or_exit(config_file: str | None) -> Any:
     envvar="LLM_EXPORTER_WEB_MAX_REQUESTS",
     help="Maximum concurrent scrapes; 0 = no limit.",
 )
+@click.option(
+    "--web.enable-lifecycle",
+    "enable_lifecycle",
+    is_flag=True,
+    default=False,
+    envvar="LLM_EXPORTER_WEB_ENABLE_LIFECYCLE",
+    help="Enable POST /-/reload (off by default, like Prometheus); SIGHUP always reloads.",
+)
 @_log_options
 @click.pass_context
 def main(
@@ -102,6 +119,7 @@ def main(
     listen_address: str,
     web_config_file: str | None,
     max_requests: int,
+    enable_lifecycle: bool,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -116,6 +134,7 @@ def main(
             listen_address=listen_address,
             web_config_file=web_config_file,
             max_requests=max_requests,
+            enable_lifecycle=enable_lifecycle,
             log_level=log_level,
             log_format=log_format,
         )
@@ -147,16 +166,25 @@ def main(
     envvar="LLM_EXPORTER_WEB_MAX_REQUESTS",
     help="Maximum concurrent scrapes; 0 = no limit.",
 )
+@click.option(
+    "--web.enable-lifecycle",
+    "enable_lifecycle",
+    is_flag=True,
+    default=False,
+    envvar="LLM_EXPORTER_WEB_ENABLE_LIFECYCLE",
+    help="Enable POST /-/reload (off by default, like Prometheus); SIGHUP always reloads.",
+)
 @_log_options
 def serve(
     config_file: str | None,
     listen_address: str,
     web_config_file: str | None,
     max_requests: int,
+    enable_lifecycle: bool,
     log_level: str,
     log_format: str,
 ) -> None:
-    """Serve /metrics until SIGTERM; SIGHUP or POST /-/reload re-reads the config."""
+    """Serve /metrics until SIGTERM; SIGHUP (or POST /-/reload with --web.enable-lifecycle) re-reads the config."""
     from .server import ExporterHTTPServer, parse_listen_address
     from .webconfig import load_web_config
 
@@ -167,8 +195,7 @@ def serve(
         try:
             web = load_web_config(web_config_file)
         except ConfigError as exc:
-            click.echo(f"llm-exporter: invalid web config {web_config_file}: {exc}", err=True)
-            sys.exit(EXIT_INVALID_CONFIG)
+            _config_errors_exit(f"web config {web_config_file}", exc.errors)
     try:
         address = parse_listen_address(listen_address)
     except ValueError as exc:
@@ -176,7 +203,7 @@ def serve(
         sys.exit(EXIT_INVALID_CONFIG)
     runtime = Runtime(config_file, config)
     try:
-        server = ExporterHTTPServer(address, runtime, web, max_requests=max_requests)
+        server = ExporterHTTPServer(address, runtime, web, max_requests=max_requests, enable_lifecycle=enable_lifecycle)
     except OSError as exc:
         click.echo(f"llm-exporter: cannot listen on {listen_address}: {exc.strerror or exc}", err=True)
         runtime.close()
@@ -191,10 +218,11 @@ def serve(
         ", ".join(collectors) or "none",
     )
     log.info(
-        "listening on %s (tls=%s, basic_auth=%s)",
+        "listening on %s (tls=%s, basic_auth=%s, lifecycle=%s)",
         listen_address,
         web is not None and web.tls_server_config is not None,
         server.auth.enabled,
+        enable_lifecycle,
     )
 
     stop = threading.Event()

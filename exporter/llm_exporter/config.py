@@ -8,6 +8,7 @@ exporter runs on ``default_config.yml`` shipped inside the package.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -17,7 +18,7 @@ from typing import Literal
 from . import configschema
 from .configschema import ConfigError, Duration, Url, non_empty, non_negative, positive
 
-__all__ = ["Config", "ConfigError", "default_config_text", "load_config", "load_config_text"]
+__all__ = ["Config", "ConfigError", "default_config_text", "load_config", "load_config_text", "secret_values"]
 
 Problems = Iterator[tuple[str, str]]
 
@@ -195,6 +196,14 @@ class ScrapeConfig:
     timeout_offset: Duration = field(default=0.5, metadata={"check": non_negative})
     min_interval: Duration = field(default=1.0, metadata={"check": non_negative})
 
+    def validate(self) -> Problems:
+        if self.timeout_offset >= self.timeout:
+            yield (
+                "timeout_offset",
+                f"must be less than scrape.timeout ({self.timeout:g}s), got {self.timeout_offset:g}s: "
+                "every scrape would get no time at all",
+            )
+
 
 @dataclass(frozen=True)
 class Config:
@@ -222,6 +231,22 @@ class Config:
             for j, key in enumerate(keys):
                 if keys.index(key) != j:
                     yield f"queues[{i}].queues[{j}].name", f"duplicate queue {key[0]!r}"
+
+
+def secret_values(obj: object) -> list[str]:
+    """Every value of a ``secret`` field in a loaded config (or web config), for redaction."""
+    found: list[str] = []
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.metadata.get("secret") and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(secret_values(value))
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            found.extend(secret_values(item))
+    return found
 
 
 def load_config_text(text: str, base_dir: Path | None = None, env: dict[str, str] | None = None) -> Config:

@@ -11,12 +11,18 @@ and nested dataclasses. Unknown keys are errors. Field metadata:
 - ``path=True``: relative file paths are resolved against the config file's folder.
 
 Every scalar may use ``${VAR}`` or ``${VAR:-default}``; an unset variable with no default
-is an error. All errors of a file are collected and reported together.
+is an error. The expanded value is a string, verbatim, never YAML again: ``${TOKEN}`` with
+``TOKEN=0777`` is the string ``0777``, and a typed field (a port, a duration) converts that
+string with the same checks and messages as a literal. A plain literal given to a string
+field is taken as written too (``version: 1.10`` is ``"1.10"``), as Go's YAML decoder does.
+All errors of a file are collected and reported together; no message shows the value of a
+``secret`` field, and URLs in messages are redacted (``redact.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
@@ -27,6 +33,8 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
+
+from .redact import redact, redact_url
 
 T = TypeVar("T")
 
@@ -56,14 +64,17 @@ class ConfigError(Exception):
 
 
 class _Ctx:
-    def __init__(self, env: Mapping[str, str], base_dir: Path) -> None:
+    def __init__(self, env: Mapping[str, str], base_dir: Path, secrets: set[str] | None = None) -> None:
         self.env = env
         self.base_dir = base_dir
         self.errors: list[str] = []
+        self.secrets: set[str] = (
+            set() if secrets is None else secrets
+        )  # values of secret fields: masked in every message
 
     def error(self, path: str, node: yaml.Node | None, msg: str) -> None:
         where = f" (line {node.start_mark.line + 1})" if node is not None else ""
-        self.errors.append(f"{path or '<root>'}: {msg}{where}")
+        self.errors.append(redact(f"{path or '<root>'}: {msg}{where}"))
 
 
 def load(text: str, cls: type[T], *, env: Mapping[str, str] | None = None, base_dir: Path | None = None) -> T:
@@ -71,17 +82,27 @@ def load(text: str, cls: type[T], *, env: Mapping[str, str] | None = None, base_
     ctx = _Ctx(os.environ if env is None else env, base_dir or Path.cwd())
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            node = yaml.MappingNode("tag:yaml.org,2002:map", [])
+        value = _convert(node, cls, "", ctx)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"<root>: invalid YAML: {problem}{line}"]) from None
-    if node is None:
-        node = yaml.MappingNode("tag:yaml.org,2002:map", [])
-    value = _convert(node, cls, "", ctx)
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError([redact(f"<root>: invalid YAML: {problem}{line}")]) from None
+    except RecursionError:
+        raise ConfigError(["<root>: invalid YAML: nested too deeply"]) from None
     if ctx.errors:
-        raise ConfigError(ctx.errors)
+        raise ConfigError([_mask(e, ctx.secrets) for e in ctx.errors])
     return typing.cast(T, value)
+
+
+def _mask(error: str, secrets: set[str]) -> str:
+    """Mask the values of secret fields (also where they reached another field through ``${VAR}``)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 3:
+            error = error.replace(secret, "xxxxx")
+    return error
 
 
 _MISSING = object()
@@ -97,15 +118,17 @@ def _convert(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
                 return raw
             try:
                 return _duration(raw)
-            except ValueError:
+            except (ValueError, OverflowError):
                 ctx.error(path, node, f"must be a duration like 15s, 2m or 500ms, got {_show(raw)}")
                 return _MISSING
         value = _convert(node, base, path, ctx)
         if value is _MISSING:
             return value
-        if _UrlTag in meta and not _is_url(value):
-            ctx.error(path, node, f"not a URL: {value!r}")
-            return _MISSING
+        if _UrlTag in meta:
+            problem = _url_problem(value)
+            if problem:
+                ctx.error(path, node, f"not a URL: {redact_url(value)!r} ({problem})")
+                return _MISSING
         return value
     if origin in (Union, types.UnionType):
         return _convert_union(node, tp, path, ctx)
@@ -141,7 +164,11 @@ def _convert(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
     if dataclasses.is_dataclass(tp):
         return _convert_dataclass(node, typing.cast(type, tp), path, ctx)
     if tp is Any:
-        return yaml.safe_load(yaml.serialize(node))
+        try:
+            return yaml.safe_load(yaml.serialize(node))
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            ctx.error(path, node, "cannot read this value (unsupported YAML tag or form)")
+            return _MISSING
     return _convert_scalar(node, tp, path, ctx)
 
 
@@ -153,7 +180,7 @@ def _convert_union(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
     for option in options:
         if option is type(None):
             continue
-        trial = _Ctx(ctx.env, ctx.base_dir)
+        trial = _Ctx(ctx.env, ctx.base_dir, ctx.secrets)
         value = _convert(node, option, path, trial)
         if not trial.errors:
             return value
@@ -200,6 +227,7 @@ def _convert_dataclass(node: yaml.Node, cls: type, path: str, ctx: _Ctx) -> Any:
             resolved = _resolve(str(fpath), ctx)
             try:
                 kwargs[name] = Path(resolved).read_text(encoding="utf-8").strip()
+                ctx.secrets.add(kwargs[name])
             except OSError as exc:
                 ctx.error(_join(path, file_key), fnode, f"cannot read secret file: {exc.strerror}")
                 failed = True
@@ -209,7 +237,10 @@ def _convert_dataclass(node: yaml.Node, cls: type, path: str, ctx: _Ctx) -> Any:
                 ctx.error(sub, node, "required key is missing")
                 failed = True
             continue
-        value = _convert(given[name], hints[name], sub, ctx)
+        if f.metadata.get("secret"):
+            value = _convert_secret(given[name], hints[name], sub, ctx)
+        else:
+            value = _convert(given[name], hints[name], sub, ctx)
         if value is _MISSING:
             failed = True
             continue
@@ -237,7 +268,34 @@ def _convert_dataclass(node: yaml.Node, cls: type, path: str, ctx: _Ctx) -> Any:
     return obj
 
 
+def _convert_secret(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
+    """A secret field: the same conversion, but no error message may show the value."""
+    trial = _Ctx(ctx.env, ctx.base_dir, ctx.secrets)
+    value = _convert(node, tp, path, trial)
+    if isinstance(value, str):
+        ctx.secrets.add(value)
+    for e in trial.errors:
+        if "environment variable" in e and "is not set" in e:
+            ctx.errors.append(e)
+            break
+    else:
+        if trial.errors:
+            ctx.error(path, node, "must be a single string (the value is not shown: it is a secret)")
+    return value
+
+
+_VERBATIM_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "timestamp")}
+
+
 def _convert_scalar(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
+    if (
+        tp is str
+        and isinstance(node, yaml.ScalarNode)
+        and node.style is None
+        and node.tag in _VERBATIM_TAGS
+        and "${" not in node.value
+    ):
+        return node.value  # a string field takes a plain literal as written (``0777``, ``1:30``)
     raw = _scalar(node, path, ctx)
     if raw is _MISSING:
         return raw
@@ -255,12 +313,15 @@ def _convert_scalar(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
         if tp is float:
             if isinstance(raw, bool):
                 raise ValueError
-            return float(raw)
+            number = float(raw)
+            if not math.isfinite(number):
+                raise ValueError
+            return number
         if tp is str:
             if isinstance(raw, (dict, list)):
                 raise ValueError
             return raw if isinstance(raw, str) else _show(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         ctx.error(path, node, f"must be {_type_name(tp)}, got {_show(raw)}")
         return _MISSING
     raise TypeError(f"unsupported config type {tp!r} at {path}")
@@ -271,14 +332,16 @@ def _scalar(node: yaml.Node, path: str, ctx: _Ctx) -> Any:
         ctx.error(path, node, "must be a single value")
         return _MISSING
     text = node.value
-    if node.style is None and "${" not in text:
-        return yaml.safe_load(yaml.serialize(node))
-    expanded = _expand(text, path, node, ctx)
-    if expanded is _MISSING:
-        return _MISSING
-    if node.style is None:  # plain scalar: re-resolve the type after expansion
-        return yaml.safe_load(expanded) if expanded.strip() else ""
-    return expanded
+    if "${" not in text:
+        if node.style is not None and node.tag == "tag:yaml.org,2002:str":
+            return text
+        try:
+            return yaml.safe_load(yaml.serialize(node))
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            ctx.error(path, node, "cannot read this value (unsupported YAML tag or form)")
+            return _MISSING
+    # An environment variable's value is a string, verbatim: never parsed as YAML again.
+    return _expand(text, path, node, ctx)
 
 
 def _expand(text: str, path: str, node: yaml.Node, ctx: _Ctx) -> Any:
@@ -304,7 +367,7 @@ def _duration(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError
     if isinstance(raw, (int, float)):
-        if raw < 0:
+        if raw < 0 or not math.isfinite(raw):
             raise ValueError
         return float(raw)
     m = _DURATION.match(str(raw))
@@ -318,9 +381,22 @@ def parse_duration(raw: Any) -> float:
     return _duration(raw)
 
 
-def _is_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return bool(parts.scheme) and bool(parts.netloc) and parts.scheme.isascii()
+def _url_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable URL, or None."""
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        return "spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        return "bad port" if "port" in str(exc).lower() else "malformed host"
+    if not parts.scheme or not parts.scheme.isascii():
+        return "no scheme"
+    if parts.scheme == "unix":
+        return None if parts.path else "no socket path"
+    if not parts.hostname:
+        return "no host"
+    return None
 
 
 def _resolve(value: str, ctx: _Ctx) -> str:

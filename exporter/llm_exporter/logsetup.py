@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
+from types import TracebackType
+
+from .redact import redact
 
 LEVELS = ("debug", "info", "warn", "error")
 
@@ -25,6 +29,7 @@ class LogfmtFormatter(logging.Formatter):
         msg = record.getMessage()
         if record.exc_info:
             msg += " " + self.formatException(record.exc_info).replace("\n", " | ")
+        msg = redact(msg)
         fields = [("ts", _ts(record)), ("level", _level(record)), ("logger", record.name), ("msg", msg)]
         return " ".join(f"{k}={_quote(v)}" for k, v in fields)
 
@@ -33,9 +38,9 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        doc = {"ts": _ts(record), "level": _level(record), "logger": record.name, "msg": record.getMessage()}
+        doc = {"ts": _ts(record), "level": _level(record), "logger": record.name, "msg": redact(record.getMessage())}
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(doc, ensure_ascii=False)
 
 
@@ -52,5 +57,25 @@ def setup(level: str = "info", fmt: str = "logfmt") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel({"warn": logging.WARNING}.get(level, getattr(logging, level.upper(), logging.INFO)))
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_thread_uncaught
     for noisy in ("urllib3", "pika", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def _log_uncaught(tp: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """An uncaught exception goes through the log format (redacted), never raw to stderr."""
+    logging.getLogger("llm_exporter").error("uncaught %s: %s", tp.__name__, exc, exc_info=(tp, exc, tb))
+
+
+def _log_thread_uncaught(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("llm_exporter").error(
+        "uncaught %s in thread %s: %s",
+        args.exc_type.__name__,
+        name,
+        args.exc_value,
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+    )

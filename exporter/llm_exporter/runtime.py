@@ -1,8 +1,10 @@
 """The running exporter: current config, its collectors, reloads and self metrics.
 
-A reload parses and validates the new file first; only a valid config replaces the
-running one. A rejected file leaves everything as it was and sets
-``llm_exporter_config_last_reload_successful 0``.
+A reload parses and validates the new file and builds its collectors first; only a config
+that got that far replaces the running one. Any failure (an invalid file, a collector that
+cannot be built, a bug) leaves everything as it was, sets
+``llm_exporter_config_last_reload_successful 0`` and returns the reasons, one per line,
+redacted. Reloads run one at a time.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from . import __version__, exposition
+from . import __version__, exposition, redact
 from .collectors import build_collectors
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, load_config, secret_values
 from .metricset import MetricSet
 from .scrape import Collection, ScrapeEngine
 
@@ -29,8 +31,13 @@ class Runtime:
     def __init__(self, config_path: str | Path | None, config: Config | None = None) -> None:
         self.config_path = config_path
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self.config = config if config is not None else load_config(config_path)
-        self.engine = self._engine(self.config, ())
+        redact.set_secrets(secret_values(self.config))
+        try:
+            self.engine = self._engine(self.config, ())
+        except Exception as exc:
+            raise ConfigError([f"<root>: cannot build the collectors: {type(exc).__name__}: {exc}"]) from None
         self.reload_ok = True
         self.reload_ok_at = time.time()
         self.ready = True
@@ -43,30 +50,45 @@ class Runtime:
     def _engine(config: Config, previous: tuple | list) -> ScrapeEngine:
         return ScrapeEngine(build_collectors(config, previous), min_interval=config.scrape.min_interval)
 
-    def reload(self) -> bool:
-        """Re-read the config file; keep the old config on any error. Returns success."""
-        try:
-            new = load_config(self.config_path)
-        except ConfigError as exc:
+    def reload(self) -> list[str]:
+        """Re-read the config file; keep the old config on any error.
+
+        Returns the reasons of a failure (redacted, one per item), or an empty list on success.
+        """
+        with self._reload_lock:
+            try:
+                new = load_config(self.config_path)
+                with self._lock:
+                    old = self.engine
+                engine = self._engine(new, old.collectors)
+            except ConfigError as exc:
+                return self._reload_failed(exc.errors)
+            except Exception as exc:  # never a raw traceback (it may print a secret)
+                return self._reload_failed([f"<root>: cannot build the collectors: {type(exc).__name__}: {exc}"])
             with self._lock:
-                self.reload_ok = False
+                kept = {id(c) for c in engine.collectors}
+                for c in old.collectors:
+                    if id(c) not in kept:
+                        close = getattr(c, "close", None)
+                        if callable(close):
+                            try:
+                                close()
+                            except Exception as exc:
+                                log.warning("closing collector %s: %s: %s", c.key, type(exc).__name__, exc)
+                self.config, self.engine = new, engine
+                self.reload_ok, self.reload_ok_at = True, time.time()
                 self._generation += 1
-            log.error("config reload rejected, keeping the running config: %s", exc)
-            return False
-        with self._lock:
-            old = self.engine
-            engine = self._engine(new, old.collectors)
-            kept = {id(c) for c in engine.collectors}
-            for c in old.collectors:
-                if id(c) not in kept:
-                    close = getattr(c, "close", None)
-                    if callable(close):
-                        close()
-            self.config, self.engine = new, engine
-            self.reload_ok, self.reload_ok_at = True, time.time()
-            self._generation += 1
+                redact.add_secrets(secret_values(new))
         log.info("config reloaded: %d collectors", len(engine.collectors))
-        return True
+        return []
+
+    def _reload_failed(self, errors: list[str]) -> list[str]:
+        errors = [redact.redact(e) for e in errors]
+        with self._lock:
+            self.reload_ok = False
+            self._generation += 1
+        log.error("config reload rejected, keeping the running config: %s", "; ".join(errors))
+        return errors
 
     def scrape_timeout(self, header: str | None) -> float:
         """Deadline from X-Prometheus-Scrape-Timeout-Seconds minus the offset, capped by config."""

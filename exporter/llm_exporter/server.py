@@ -1,5 +1,7 @@
 """The HTTP surface: ``/``, ``/metrics``, ``/-/healthy``, ``/-/ready`` and ``POST /-/reload``.
 
+``/-/reload`` exists only with ``--web.enable-lifecycle`` (404 otherwise, as in Prometheus).
+
 A threading server (one thread per connection) with: a cap on concurrent scrapes (503
 beyond it, like node_exporter's ``--web.max-requests``), content negotiation (text 0.0.4
 or OpenMetrics) and gzip, rendered once per collection (``exposition``), optional basic auth
@@ -23,6 +25,7 @@ from typing import Any
 
 from . import __version__
 from .exposition import choose_format
+from .redact import redact
 from .runtime import Runtime
 from .webconfig import BasicAuth, WebConfig, ssl_context
 
@@ -50,8 +53,10 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         web: WebConfig | None = None,
         max_requests: int = 40,
         request_timeout: float = 60.0,
+        enable_lifecycle: bool = False,
     ) -> None:
         self.runtime = runtime
+        self.enable_lifecycle = enable_lifecycle
         self.web = web or WebConfig()
         self.auth = BasicAuth(self.web.basic_auth_users)
         self.tls: ssl.SSLContext | None = (
@@ -114,6 +119,9 @@ class ExporterHandler(BaseHTTPRequestHandler):
             self.send_header("WWW-Authenticate", 'Basic realm="llm-exporter"')
             self._body(b"Unauthorized\n", "text/plain; charset=utf-8")
             return
+        if path in LIFECYCLE_PATHS and not self.server.enable_lifecycle:
+            self._plain(HTTPStatus.NOT_FOUND, "Lifecycle API is not enabled (start with --web.enable-lifecycle)\n")
+            return
         allowed = [m for (m, p) in self.routes if p == path]
         if not allowed:
             self._plain(HTTPStatus.NOT_FOUND, "Not Found\n")
@@ -140,10 +148,15 @@ class ExporterHandler(BaseHTTPRequestHandler):
             self._plain(HTTPStatus.SERVICE_UNAVAILABLE, "Not ready\n")
 
     def reload(self) -> None:
-        if self.server.runtime.reload():
+        try:
+            errors = self.server.runtime.reload()
+        except Exception as exc:  # reload() reports its own failures; this is a last resort
+            errors = [f"<root>: {type(exc).__name__}"]
+        if not errors:
             self._plain(HTTPStatus.OK, "Reloaded\n")
         else:
-            self._plain(HTTPStatus.INTERNAL_SERVER_ERROR, "Reload failed: the running config was kept\n")
+            text = "Reload failed, the running config was kept:\n" + "".join(f"{redact(e)}\n" for e in errors)
+            self._plain(HTTPStatus.INTERNAL_SERVER_ERROR, text)
 
     def metrics(self) -> None:
         slots = self.server.scrape_slots
@@ -214,6 +227,9 @@ ExporterHandler.routes = {
     ("POST", "/-/reload"): ExporterHandler.reload,
     ("PUT", "/-/reload"): ExporterHandler.reload,
 }
+
+
+LIFECYCLE_PATHS = frozenset({"/-/reload"})
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:

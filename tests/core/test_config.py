@@ -32,7 +32,7 @@ def test_empty_file_is_valid() -> None:
     [
         (
             "inference:\n  - name: a\n    url: http://h:1\n  - name: b\n    url: localhost\n",
-            "inference[1].url: not a URL: 'localhost' (line 5)",
+            "inference[1].url: not a URL: 'localhost' (no scheme) (line 5)",
         ),
         (
             "gpu:\n  enabled: maybe\n",
@@ -119,7 +119,7 @@ def test_check_config_cli(tmp_path: Path) -> None:
     bad.write_text("gpu:\n  enabled: false\ninference:\n  - name: a\n    url: nope\n")
     res = run_cli("check-config", f"--config.file={bad}")
     assert res.returncode == 2
-    assert "inference[0].url: not a URL: 'nope' (line 5)" in res.stderr
+    assert "inference[0].url: not a URL: 'nope' (no scheme) (line 5)" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, "one-line reason"
     res = run_cli("check-config", f"--config.file={tmp_path / 'absent.yml'}")
     assert res.returncode == 2 and "cannot read config file" in res.stderr

@@ -88,7 +88,8 @@ def test_unknown_paths_and_methods(exporter: Exporter) -> None:
     assert status(exporter.url + "/nope") == 404
     assert status(exporter.url + "/metrics/../etc/passwd") == 404
     assert status(exporter.url + "/metrics", method="DELETE") == 405
-    assert status(exporter.url + "/-/reload", method="GET") == 405
+    assert status(exporter.url + "/-/reload", method="GET") == 404, "lifecycle API off by default"
+    assert status(exporter.url + "/-/reload", method="POST") == 404
     assert status(exporter.url + "/metrics", method="HEAD") == 200
 
 
@@ -112,7 +113,8 @@ def test_garbage_requests_get_4xx_and_server_survives(exporter: Exporter, payloa
 
 
 def test_reload_rejects_bad_config_and_keeps_old(tmp_path: Path) -> None:
-    with run_exporter(PRICED, tmp_path) as exp:
+    with run_exporter(PRICED, tmp_path, args=("--web.enable-lifecycle",)) as exp:
+        assert status(exp.url + "/-/reload", method="GET") == 405
         exp.config.write_text(PRICED + "inference:\n  - name: x\n    url: nope\n")
         assert status(exp.url + "/-/reload", method="POST") == 500
         text = exp.metrics()
