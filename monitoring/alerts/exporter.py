@@ -86,7 +86,8 @@ def exporter_alerts(b: Bundle) -> list[Alert]:
                 (
                     "Read the exporter's log: it logs the reason once per state change.",
                     "curl the upstream URL from the exporter's pod.",
-                    "Restart or fix the upstream; fix the config and POST /-/reload.",
+                    "Restart or fix the upstream; fix the config and send SIGHUP (or POST /-/reload with "
+                    "--web.enable-lifecycle).",
                 ),
             ),
         )
@@ -130,7 +131,8 @@ def exporter_alerts(b: Bundle) -> list[Alert]:
             "The exporter on {{ $labels.instance }} rejected its last config reload and is still running the "
             "previous config.",
             Runbook(
-                "A SIGHUP or POST /-/reload found an invalid config file; the exporter kept the old one.",
+                "A SIGHUP or POST /-/reload found an invalid config file; the exporter kept the old one "
+                "(POST answers 500 with the reasons; the log has them too).",
                 f"{b.sel('llm_exporter_config_last_reload_successful')} == 0",
                 ("A typo or unknown key in the YAML.", "An unset ${ENV} variable or unreadable *_file secret."),
                 (

@@ -129,7 +129,7 @@ def queue_alerts(b: Bundle) -> list[Alert]:
                     "Read the exporter's log: it names the first queues not exported.",
                     "Narrow the target's queue list or discovery pattern to the queues agents use, or raise "
                     "max_queues (each queue adds about ten series).",
-                    "POST /-/reload and watch the value return to 0.",
+                    "Reload (SIGHUP, or POST /-/reload with --web.enable-lifecycle) and watch the value return to 0.",
                 ),
             ),
         )
