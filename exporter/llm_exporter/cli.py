@@ -76,6 +76,14 @@ def _load_or_exit(config_file: str | None) -> Any:
         _config_errors_exit(f"config {config_file or '<embedded default>'}", [f"<root>: {type(exc).__name__}"])
 
 
+def _runtime_or_exit(config_file: str | None, config: Any) -> Runtime:
+    try:
+        return Runtime(config_file, config)
+    except ConfigError as exc:
+        _config_errors_exit(f"config {config_file or '<embedded default>'}", exc.errors)
+        raise  # unreachable: _config_errors_exit exits
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="llm-exporter")
 @_config_option
@@ -201,7 +209,7 @@ def serve(
     except ValueError as exc:
         click.echo(f"llm-exporter: {exc}", err=True)
         sys.exit(EXIT_INVALID_CONFIG)
-    runtime = Runtime(config_file, config)
+    runtime = _runtime_or_exit(config_file, config)
     try:
         server = ExporterHTTPServer(address, runtime, web, max_requests=max_requests, enable_lifecycle=enable_lifecycle)
     except OSError as exc:
@@ -262,7 +270,7 @@ def check_config(config_file: str | None) -> None:
 def scrape_once(config_file: str | None, timeout: float, openmetrics: bool, log_level: str, log_format: str) -> None:
     """Run one collection and print the exposition to stdout (debugging, scripts)."""
     logsetup.setup(log_level, log_format)
-    runtime = Runtime(config_file, _load_or_exit(config_file))
+    runtime = _runtime_or_exit(config_file, _load_or_exit(config_file))
     try:
         sys.stdout.write(render(runtime.collect(timeout), openmetrics).decode())
     finally:
