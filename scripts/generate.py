@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate every generated file, in dependency order; ``--check`` writes nothing and fails when stale.
 
-1. the README metric tables, from ``exporter/llm_exporter/catalog.py``;
+1. the README metric tables, from ``exporter/llm_exporter/catalog.py``, and the README / docs
+   engine sections (support matrix, default ports, ``server:`` values) from the engine tables;
 2. ``alerts/`` and ``dashboards/``, from the catalog and ``monitoring/bundle.yml``;
 3. ``deploy/kubernetes/generated/``, which wraps ``alerts/`` and ``dashboards/``.
 
@@ -20,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 GENERATORS = (
     ("README metric tables", ["-m", "llm_exporter.catalog_table", "README.md"]),
+    ("README / docs engine sections", ["-m", "llm_exporter.engine_docs", "README.md", "docs/inference.md"]),
     ("monitoring bundle", ["-m", "monitoring.generate"]),
     ("Kubernetes wrappers", ["deploy/kubernetes/generate.py"]),
 )

@@ -22,7 +22,14 @@ __all__ = ["Config", "ConfigError", "default_config_text", "load_config", "load_
 
 Problems = Iterator[tuple[str, str]]
 
-ServerKind = Literal["vllm", "sglang", "tgi", "triton", "llamacpp", "ollama", "litellm", "openai", "auto"]
+
+def known_server(value: str) -> str | None:
+    """``server:`` must name an engine table (``collectors.inference.engines``) or be ``auto``."""
+    from .collectors.inference.engines import SERVER_KINDS  # the engine tables own the list
+
+    if value in SERVER_KINDS:
+        return None
+    return f"must be one of {', '.join(map(repr, SERVER_KINDS))}, got {value!r}"
 
 
 @dataclass(frozen=True)
@@ -52,7 +59,7 @@ class InferenceTarget:
 
     name: str = field(metadata={"check": non_empty})
     url: Url
-    server: ServerKind = "auto"
+    server: str = field(default="auto", metadata={"check": known_server})
     model: str | None = None
     metrics_path: str = "/metrics"
     timeout: Duration = field(default=5.0, metadata={"check": positive})

@@ -47,7 +47,7 @@ def test_empty_file_is_valid() -> None:
         ),
         (
             "inference:\n  - name: a\n    url: http://h:1\n    server: vllmm\n",
-            "inference[0].server: must be one of 'vllm', 'sglang', ",
+            "inference[0].server: must be one of 'vllm', 'ray_vllm', 'sglang', ",
         ),
         ("scrape:\n  min_interval: -1\n", "scrape.min_interval: must be a duration like"),
         (

@@ -16,7 +16,7 @@ from ...metricset import MetricSet
 from ...promtext import Parser, Snapshot
 from ...scrape import Deadline, TargetDown
 from . import ollama
-from .engines import CANDIDATES, ENGINES
+from .engines import CANDIDATES, ENGINES, JSON_APIS
 from .http import fetch_json, fetch_metrics
 from .mapping import Engine, normalise
 
@@ -56,7 +56,7 @@ class InferenceCollector:
         self._session: requests.Session | None = None
         self._folder = CounterFolder()
         self._rejected = RejectedSamples(self.config.name, log)
-        self._detected: str | None = None  # engine name (or "ray_vllm", "ollama", "openai") under auto
+        self._detected: str | None = None  # engine kind found by server: auto
         self._meta = _Meta()
         self._warned: set[str] = set()
         self._lock = threading.Lock()
@@ -94,23 +94,16 @@ class InferenceCollector:
             else:
                 self._collect_as(server, out, deadline)
 
-    def _collect_as(
-        self,
-        server: str,
-        out: MetricSet,
-        deadline: Deadline,
-        snap: Snapshot | None = None,
-        engine: Engine | None = None,
-    ) -> None:
-        if server == "ollama":
-            self._collect_ollama(out, deadline)
-        elif server == "openai":
-            self._collect_openai(out, deadline)
-        else:
-            engine = engine or ENGINES[server]
+    def _collect_as(self, kind: str, out: MetricSet, deadline: Deadline, snap: Snapshot | None = None) -> None:
+        engine = ENGINES[kind]
+        if engine.rules:
             if snap is None:
                 snap = self._scrape(deadline, [engine])
             self._normalise(engine, snap, out, deadline)
+        elif kind == "ollama":
+            self._collect_ollama(out, deadline)
+        else:
+            self._collect_openai(out, deadline)
 
     def _scrape(self, deadline: Deadline, engines: list[Engine]) -> Snapshot:
         scalars: set[str] = set()
@@ -155,22 +148,12 @@ class InferenceCollector:
     def _collect_auto(self, out: MetricSet, deadline: Deadline) -> None:
         if self._detected is not None:
             try:
-                if self._detected in ENGINES or self._detected == "ray_vllm":
-                    engine = self._engine_named(self._detected)
-                    self._collect_as(engine.server, out, deadline, engine=engine)
-                else:
-                    self._collect_as(self._detected, out, deadline)
+                self._collect_as(self._detected, out, deadline)
                 return
             except TargetDown:
                 self._detected = None  # re-detect on the next scrape (the server may have changed)
                 raise
         self._detect_and_collect(out, deadline)
-
-    @staticmethod
-    def _engine_named(name: str) -> Engine:
-        if name == "ray_vllm":
-            return CANDIDATES[1]
-        return ENGINES[name]
 
     def _detect_and_collect(self, out: MetricSet, deadline: Deadline) -> None:
         try:
@@ -184,13 +167,13 @@ class InferenceCollector:
                 if h > hits:
                     best, hits = e, h
             if best is not None:
-                self._detected = "ray_vllm" if best is CANDIDATES[1] else best.server
+                self._detected = best.kind
                 log.info("target %s: detected %s", self.config.name, self._detected)
-                self._collect_as(best.server, out, deadline, snap=snap, engine=best)
+                self._collect_as(best.kind, out, deadline, snap=snap)
                 return
             metrics_error = TargetDown("no known inference-server metrics on the metrics endpoint")
-        # No Prometheus endpoint: Ollama, then any OpenAI-compatible API.
-        for kind in ("ollama", "openai"):
+        # No Prometheus endpoint: the JSON APIs in table order (Ollama, then any OpenAI-compatible API).
+        for kind in JSON_APIS:
             try:
                 self._collect_as(kind, out, deadline)
             except TargetDown:

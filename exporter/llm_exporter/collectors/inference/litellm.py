@@ -30,6 +30,12 @@ LITELLM = Engine(
     server="litellm",
     model_labels=("requested_model", "model_group", "model"),
     default_port=4000,
+    title="LiteLLM",
+    notes={
+        "llm_requests_total": "by HTTP status",
+        "llm_time_to_first_token_seconds": "✓ (streaming)",
+        "llm_request_queue_duration_seconds": "✓ (proxy queue)",
+    },
     rules=(
         _one("llm_prompt_tokens_total", "litellm_input_tokens_metric_total"),
         _one("llm_generation_tokens_total", "litellm_output_tokens_metric_total"),

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ...catalog import CATALOG
 from ...counters import CounterFolder, counter_reject_reason, reject_reason
@@ -91,10 +92,15 @@ class SumCountRule:
 
 @dataclass(frozen=True)
 class Engine:
-    """One inference server's table.
+    """One inference server's table: the single source of truth for that engine.
 
-    ``ignored``: upstream families (names or ``fnmatch`` patterns) deliberately not mapped;
-    every family a real server exposes is either read by a rule or listed here (``drift``).
+    ``server`` is the ``server`` label value; ``kind`` the config's ``server:`` value (defaults
+    to ``server``; Ray Serve's vLLM spelling is kind ``ray_vllm``, server ``vllm``). ``rules``
+    map a Prometheus endpoint; a table without rules is read through its JSON API (Ollama,
+    OpenAI-compatible). ``ignored``: upstream families (names or ``fnmatch`` patterns)
+    deliberately not mapped; every family a real server exposes is either read by a rule or
+    listed here (``drift``). ``title``, ``notes`` (catalog metric -> support-matrix cell) and
+    ``proof`` (how the suite checks the table) make the README support matrix.
     """
 
     server: str
@@ -105,6 +111,21 @@ class Engine:
     version_key: str = "version"
     models_path: str | None = None
     ignored: tuple[str, ...] = ()
+    kind: str = ""
+    title: str = ""
+    notes: Mapping[str, str] = field(default_factory=dict)
+    proof: str = "payload fixtures"
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", self.server)
+        if not self.title:
+            object.__setattr__(self, "title", self.server)
+
+    @property
+    def metrics(self) -> set[str]:
+        """Catalog metrics the rules produce."""
+        return {r.metric for r in self.rules}
 
     def scalar_names(self) -> set[str]:
         out: set[str] = set()
@@ -136,8 +157,11 @@ class Engine:
         return n
 
 
-def rename(engine: Engine, server: str, old_prefix: str, new_prefix: str, extra_model_labels=()) -> Engine:
-    """The same table under another name prefix (Ray Serve's ``ray_vllm_`` spelling of vLLM)."""
+def rename(engine: Engine, old_prefix: str, new_prefix: str, **changes: Any) -> Engine:
+    """The same table under another name prefix (Ray Serve's ``ray_vllm_`` spelling of vLLM).
+
+    ``changes`` replace other fields (``kind``, ``title``, ``default_port`` ...).
+    """
 
     def fix(s: Src) -> Src:
         key = s.key
@@ -147,20 +171,11 @@ def rename(engine: Engine, server: str, old_prefix: str, new_prefix: str, extra_
     rules: list[Rule | SumCountRule] = []
     for r in engine.rules:
         if isinstance(r, SumCountRule):
-            rules.append(SumCountRule(r.metric, fix(r.sum), tuple(fix(s) for s in r.count)))
+            rules.append(replace(r, sum=fix(r.sum), count=tuple(fix(s) for s in r.count)))
         else:
-            alts = tuple(tuple(fix(s) for s in alt) for alt in r.alternatives)
-            rules.append(Rule(r.metric, alts, r.agg, r.reason, r.reason_label, r.reason_map))
-    return Engine(
-        server,
-        (*engine.model_labels, *extra_model_labels),
-        tuple(rules),
-        engine.default_port,
-        engine.version_path,
-        engine.version_key,
-        engine.models_path,
-        tuple(fix(src(p)).name for p in engine.ignored),
-    )
+            rules.append(replace(r, alternatives=tuple(tuple(fix(s) for s in alt) for alt in r.alternatives)))
+    ignored = tuple(fix(src(p)).name for p in engine.ignored)
+    return replace(engine, rules=tuple(rules), ignored=ignored, **changes)
 
 
 def _present(alt: Alternative, snap: Snapshot, hist: bool) -> bool:

@@ -14,9 +14,23 @@ from typing import Any
 
 from ...metricset import MetricSet
 from ...scrape import TargetDown
+from .mapping import Engine
 
-DEFAULT_PORT = 11434
 MAX_MODELS = 1000
+
+OLLAMA = Engine(
+    server="ollama",
+    model_labels=(),
+    rules=(),  # no Prometheus endpoint: read through the JSON API below
+    default_port=11434,
+    title="Ollama",
+    notes={
+        "llm_model_memory_bytes": "✓ `/api/ps` size",
+        "llm_model_gpu_memory_bytes": "✓ `/api/ps` size_vram",
+        "llm_model_expiry_timestamp_seconds": "✓ `/api/ps` expires_at",
+    },
+    proof="JSON fixtures over HTTP",
+)
 
 
 def _expiry(raw: Any) -> float | None:

@@ -22,6 +22,12 @@ SGLANG = Engine(
     server="sglang",
     model_labels=("model_name", "name"),
     default_port=30000,
+    title="SGLang",
+    notes={
+        "llm_kv_cache_usage_ratio": "✓ `token_usage`",
+        "llm_requests_total": "unknown/abort",
+        "llm_inter_token_latency_seconds": "✓ (0.4: old name)",
+    },
     version_path="/get_server_info",
     models_path="/v1/models",
     rules=(

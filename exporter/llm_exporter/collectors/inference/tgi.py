@@ -29,6 +29,14 @@ TGI = Engine(
     server="tgi",
     model_labels=(),
     default_port=3000,
+    title="TGI",
+    notes={
+        "llm_requests_running": "✓ `tgi_batch_current_size`",
+        "llm_requests_waiting": "✓ `tgi_queue_size`",
+        "llm_prompt_tokens_total": "≈ input-length histogram sum",
+        "llm_generation_tokens_total": "≈ generated-tokens histogram sum",
+        "llm_requests_total": "unknown/rejected/abort/error",
+    },
     version_path="/info",
     models_path="/info",
     rules=(

@@ -17,6 +17,20 @@ TRITON = Engine(
     server="triton",
     model_labels=("model",),
     default_port=8002,
+    title="Triton + TRT-LLM",
+    proof="real server for the Triton core `nv_inference_*` families (PyTriton 0.7, Triton 2.51); "
+    "TensorRT-LLM families on payloads only",
+    notes={
+        "llm_requests_running": "✓ TRT-LLM `scheduled`",
+        "llm_requests_waiting": "✓ TRT-LLM `waiting`, else pending count",
+        "llm_kv_cache_usage_ratio": "✓ TRT-LLM `fraction`",
+        "llm_prompt_tokens_total": "✓ TRT-LLM input-length sum",
+        "llm_generation_tokens_total": "✓ TRT-LLM output-length sum",
+        "llm_requests_total": "unknown/rejected/abort/error",
+        "llm_request_duration_seconds": "≈ +Inf only (µs counters)",
+        "llm_time_to_first_token_seconds": "✓ if `histogram_latencies=true` (ms→s)",
+        "llm_request_queue_duration_seconds": "≈ +Inf only (µs counters)",
+    },
     rules=(
         Rule("llm_requests_running", ((src("nv_trt_llm_request_metrics", request_type="scheduled"),),)),
         Rule(

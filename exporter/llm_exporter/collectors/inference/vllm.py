@@ -24,6 +24,16 @@ VLLM = Engine(
     server="vllm",
     model_labels=("model_name",),
     default_port=8000,
+    title="vLLM",
+    proof="real server (vLLM 0.32 CPU build)",
+    notes={
+        "llm_kv_cache_usage_ratio": "✓ mean over engines (≤0.10 and V0: `gpu_cache_usage_perc`)",
+        "llm_prefix_cache_queried_tokens_total": "✓ (V0 ✗)",
+        "llm_prefix_cache_hit_tokens_total": "✓ (V0 ✗)",
+        "llm_requests_total": "✓ stop/length/abort/error/rejected",
+        "llm_inter_token_latency_seconds": "✓ (≤0.10 and V0: `time_per_output_token_seconds`)",
+        "llm_time_per_output_token_seconds": "✓ (V0 ✗)",
+    },
     version_path="/version",
     models_path="/v1/models",
     rules=(
@@ -109,4 +119,7 @@ VLLM = Engine(
     ),
 )
 
-RAY_VLLM = rename(VLLM, "vllm", "vllm_", "ray_vllm_")
+# Ray Serve: Ray's metrics export port (default 8080) serves ``ray_vllm_*`` with a ``ReplicaId`` label.
+RAY_VLLM = rename(
+    VLLM, "vllm_", "ray_vllm_", kind="ray_vllm", title="Ray Serve vLLM", default_port=8080, proof="payload fixtures"
+)
