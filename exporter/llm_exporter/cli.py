@@ -20,6 +20,7 @@ import click
 from . import __version__, logsetup
 from .config import ConfigError, load_config
 from .exposition import render
+from .httpconn import Limits
 from .redact import redact
 from .runtime import Runtime
 
@@ -56,6 +57,28 @@ def _log_options(f: Callable[..., Any]) -> Callable[..., Any]:
         envvar="LLM_EXPORTER_LOG_FORMAT",
         show_default=True,
         help="Log line format.",
+    )(f)
+    return f
+
+
+def _limit_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--web.max-connections",
+        "max_connections",
+        type=click.IntRange(min=1),
+        default=Limits.max_connections,
+        show_default=True,
+        envvar="LLM_EXPORTER_WEB_MAX_CONNECTIONS",
+        help="Maximum open HTTP connections; more are closed at once.",
+    )(f)
+    f = click.option(
+        "--web.read-header-timeout",
+        "read_header_timeout",
+        type=click.FloatRange(min=0.1),
+        default=Limits.header_timeout,
+        show_default=True,
+        envvar="LLM_EXPORTER_WEB_READ_HEADER_TIMEOUT",
+        help="Seconds a client has to send a request's headers (and finish a TLS handshake).",
     )(f)
     return f
 
@@ -120,6 +143,7 @@ def _runtime_or_exit(config_file: str | None, config: Any) -> Runtime:
     help="Enable POST /-/reload (off by default, like Prometheus); SIGHUP always reloads.",
 )
 @_log_options
+@_limit_options
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -128,6 +152,8 @@ def main(
     web_config_file: str | None,
     max_requests: int,
     enable_lifecycle: bool,
+    max_connections: int,
+    read_header_timeout: float,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -143,6 +169,8 @@ def main(
             web_config_file=web_config_file,
             max_requests=max_requests,
             enable_lifecycle=enable_lifecycle,
+            max_connections=max_connections,
+            read_header_timeout=read_header_timeout,
             log_level=log_level,
             log_format=log_format,
         )
@@ -182,6 +210,7 @@ def main(
     envvar="LLM_EXPORTER_WEB_ENABLE_LIFECYCLE",
     help="Enable POST /-/reload (off by default, like Prometheus); SIGHUP always reloads.",
 )
+@_limit_options
 @_log_options
 def serve(
     config_file: str | None,
@@ -189,6 +218,8 @@ def serve(
     web_config_file: str | None,
     max_requests: int,
     enable_lifecycle: bool,
+    max_connections: int,
+    read_header_timeout: float,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -211,7 +242,10 @@ def serve(
         sys.exit(EXIT_INVALID_CONFIG)
     runtime = _runtime_or_exit(config_file, config)
     try:
-        server = ExporterHTTPServer(address, runtime, web, max_requests=max_requests, enable_lifecycle=enable_lifecycle)
+        limits = Limits(max_connections=max_connections, header_timeout=read_header_timeout)
+        server = ExporterHTTPServer(
+            address, runtime, web, max_requests=max_requests, enable_lifecycle=enable_lifecycle, limits=limits
+        )
     except OSError as exc:
         click.echo(f"llm-exporter: cannot listen on {listen_address}: {exc.strerror or exc}", err=True)
         runtime.close()

@@ -6,7 +6,8 @@ A threading server (one thread per connection) with: a cap on concurrent scrapes
 beyond it, like node_exporter's ``--web.max-requests``), content negotiation (text 0.0.4
 or OpenMetrics) and gzip, rendered once per collection (``exposition``), optional basic auth
 and TLS from an exporter-toolkit web config (the TLS handshake runs in the connection's
-thread, never in the accept loop), and 4xx answers for anything malformed.
+thread, never in the accept loop), and 4xx answers for anything malformed. Connection
+limits (open connections, header and idle deadlines, request bodies) are in ``httpconn``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import io
 import logging
 import socket
 import ssl
@@ -25,6 +27,7 @@ from typing import Any
 
 from . import __version__
 from .exposition import choose_format
+from .httpconn import DeadlineReader, Limits, ReadClock, body_problem, discard_body
 from .redact import redact
 from .runtime import Runtime
 from .webconfig import BasicAuth, WebConfig, ssl_context
@@ -52,8 +55,8 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         runtime: Runtime,
         web: WebConfig | None = None,
         max_requests: int = 40,
-        request_timeout: float = 60.0,
         enable_lifecycle: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.runtime = runtime
         self.enable_lifecycle = enable_lifecycle
@@ -63,14 +66,41 @@ class ExporterHTTPServer(ThreadingHTTPServer):
             ssl_context(self.web.tls_server_config) if self.web.tls_server_config else None
         )
         self.scrape_slots = threading.BoundedSemaphore(max_requests) if max_requests > 0 else None
-        self.request_timeout = request_timeout
+        self.limits = limits or Limits()
+        self.connection_slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self.refused_connections = 0
         host = address[0]
         if host and ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__(address, ExporterHandler)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Over ``max_connections``: close at once, before any thread or TLS work."""
+        if not self.connection_slots.acquire(blocking=False):
+            self.refused_connections += 1
+            if self.refused_connections in (1, 10, 100) or self.refused_connections % 1000 == 0:
+                log.warning(
+                    "%d connections refused so far: %d open connections is the cap (--web.max-connections)",
+                    self.refused_connections,
+                    self.limits.max_connections,
+                )
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
+
     def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(self.request_timeout)
+        # The whole TLS handshake must fit the header deadline (CPython bounds it as a whole).
+        request.settimeout(self.limits.header_timeout)
         try:  # headers and body go out in one write; never wait for a delayed ACK
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -81,6 +111,7 @@ class ExporterHTTPServer(ThreadingHTTPServer):
             except (ssl.SSLError, OSError) as exc:
                 log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
                 return
+        request.settimeout(self.limits.write_timeout)
         super().finish_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -96,6 +127,18 @@ class ExporterHandler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"  # answer malformed requests with a status line, never HTTP/0.9
 
     routes: dict[tuple[str, str], Callable[[ExporterHandler], None]] = {}
+
+    def setup(self) -> None:
+        super().setup()
+        self._clock = ReadClock(self.server.limits)
+        self._requests_seen = 0
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, self._clock), 65536)
+
+    def handle_one_request(self) -> None:
+        if self._requests_seen:
+            self._clock.idle()
+        self._requests_seen += 1
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -114,6 +157,14 @@ class ExporterHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
+        self._clock.body()
+        problem = body_problem(self.headers, self.server.limits.max_body_bytes)
+        if problem is not None:
+            self._refuse(*problem)
+            return
+        if not discard_body(self.rfile, self.headers):
+            self.close_connection = True
+            return
         if not self._authorized():
             self.send_response(HTTPStatus.UNAUTHORIZED)
             self.send_header("WWW-Authenticate", 'Basic realm="llm-exporter"')
@@ -193,6 +244,12 @@ class ExporterHandler(BaseHTTPRequestHandler):
         except (binascii.Error, UnicodeDecodeError):
             return False
         return auth.check(user, password)
+
+    def _refuse(self, status: HTTPStatus, text: str) -> None:
+        """Answer and close the connection: nothing after this request can be trusted."""
+        self.send_response(status)
+        self.send_header("Connection", "close")
+        self._body(text.encode(), "text/plain; charset=utf-8")
 
     def _plain(self, status: HTTPStatus, text: str) -> None:
         self.send_response(status)
