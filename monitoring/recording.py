@@ -101,6 +101,12 @@ def _sli_exprs(b: Bundle, sli: Sli, w: str) -> tuple[str, str]:
     return total, ratio
 
 
+def _autoscaling(b: Bundle) -> list[Rule]:
+    from .autoscaling import rules  # imports Rule from here
+
+    return rules(b)
+
+
 def groups(b: Bundle) -> list[tuple[str, str | None, list[Rule]]]:
     """Rule groups: (name, interval or None, rules)."""
     w = b.rate_window
@@ -200,4 +206,5 @@ def groups(b: Bundle) -> list[tuple[str, str | None, list[Rule]]]:
         ("llm-exporter.slo.recording", None, slo_rules),
         ("llm-exporter.cost.recording", None, cost),
         ("llm-exporter.anomaly.recording", None, anomaly),
+        ("llm-exporter.autoscaling.recording", None, _autoscaling(b)),
     ]

@@ -14,6 +14,7 @@ import llm_exporter
 import pytest
 import yaml
 from crd_schemas import SCHEMAS
+from keda_schema import SCALED_OBJECT
 from llm_exporter.config import load_config_text
 from support import REPO, need_binary
 
@@ -78,6 +79,9 @@ def test_manifest_validates(path: Path) -> None:
     for obj in objects:
         if obj["apiVersion"].startswith("monitoring.coreos.com/"):
             jsonschema.Draft202012Validator(SCHEMAS[obj["kind"]]).validate(obj)
+            continue
+        if obj["apiVersion"].startswith("keda.sh/"):
+            jsonschema.Draft202012Validator(SCALED_OBJECT).validate(obj)
             continue
         for version in VERSIONS:
             kubernetes_validate.validate(obj, version, strict=True)
