@@ -10,7 +10,10 @@ Handled quirks: colons in names, ``_created`` samples (ignored unless asked for)
 of ``_bucket``/``_sum``/``_count`` lines and of ``le`` among the labels, floats such as
 ``1.28734e+06``/``NaN``/``+Inf``, escaped label values (``\\"``, ``\\\\``, ``\\n``), blank
 lines, ``\\r\\n`` endings, ``# EOF``, exemplars and timestamps after the value, families
-with HELP/TYPE but no samples. Bounds: body bytes and sample lines (``PromTextError``).
+with HELP/TYPE but no samples. Bounds: body bytes, sample lines and the length of one
+line (``MAX_LINE``, 64 KiB), all ``PromTextError``. The cost is linear in the body size
+whatever its shape: a line split over many chunks is collected in pieces, never by
+re-concatenating its growing tail, and cannot grow past ``MAX_LINE``.
 Invalid UTF-8 and HTML are errors. A duplicated series keeps its first value (as
 Prometheus does) and is counted in ``Snapshot.duplicates``.
 """
@@ -29,6 +32,7 @@ _PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.:]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,
 _ESC = re.compile(r"\\(.)")
 _HIST_SUFFIXES = ("bucket", "sum", "count")
 CHUNK = 64 * 1024
+MAX_LINE = 64 * 1024
 
 
 class PromTextError(ValueError):
@@ -88,13 +92,16 @@ class Parser:
         *,
         max_samples: int = 1_000_000,
         max_bytes: int = 64 * 1024 * 1024,
+        max_line: int = MAX_LINE,
     ) -> None:
+        self.max_line = max_line
         self._want_scalar = {canonical(n) for n in scalars}
         self._want_hist = {canonical(n) for n in histograms}
         self.max_samples = max_samples
         self.max_bytes = max_bytes
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        self._tail = ""
+        self._tail: list[str] = []  # pieces of the unfinished last line
+        self._tail_len = 0
         self._bytes = 0
         self._line_no = 0
         self._label_cache: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -112,19 +119,42 @@ class Parser:
             raise PromTextError(f"invalid UTF-8 near byte {self._bytes - len(chunk) + exc.start}") from None
         if not text:
             return
+        cut = text.find("\n")
+        if cut < 0:  # still inside one line: keep the piece, check the line's length
+            self._tail.append(text)
+            self._tail_len += len(text)
+            self._check_line(self._tail_len)
+            return
         if self._tail:
-            text = self._tail + text
+            self._tail.append(text[: cut + 1])
+            self._check_line(self._tail_len + cut)
+            head, text = "".join(self._tail), text[cut + 1 :]
+            self._tail.clear()
+            self._tail_len = 0
+            self._lines([head[:-1]])
         lines = text.split("\n")
-        self._tail = lines.pop()
+        last = lines.pop()
+        if len(text) > self.max_line:
+            self._check_line(max(map(len, lines), default=0))
+        if last:
+            self._tail.append(last)
+            self._tail_len = len(last)
+            self._check_line(self._tail_len)
         self._lines(lines)
+
+    def _check_line(self, length: int) -> None:
+        if length > self.max_line:
+            raise PromTextError(f"line {self._line_no + 1}: longer than {self.max_line} characters")
 
     def close(self) -> Snapshot:
         try:
             rest = self._decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise PromTextError("invalid UTF-8 at the end of the body (truncated character)") from None
-        last = self._tail + rest
-        self._tail = ""
+        last = "".join(self._tail) + rest
+        self._tail.clear()
+        self._tail_len = 0
+        self._check_line(len(last))
         if last.strip():
             # A last line without its newline: accept it only if it is complete.
             self._lines([last], strict_last=True)

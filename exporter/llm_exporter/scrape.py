@@ -7,9 +7,14 @@ and fills a fresh ``MetricSet``; nothing scraped is kept in global state. Rules:
   ``llm_scrape_collector_success{collector} 0`` and, if it reads a target,
   ``llm_target_up{target} 0``. A collector that raises ``TargetDown`` reports an
   unreachable or broken upstream: ``llm_target_up 0`` while the collector stays successful.
-- Single flight: concurrent scrapes share one in-flight read of a collector; a read stuck
-  past the deadline is abandoned (Python cannot kill it) and is not started again while it
-  is still running, so stuck reads never pile up.
+- A collector of one target (``target`` set) that misses the deadline reports a slow
+  upstream: ``llm_target_up 0`` with the collector still successful. A collector without a
+  target (GPU) that misses it fails (``llm_scrape_collector_success 0``).
+- Single flight: concurrent scrapes share one in-flight read of a collector. A read still
+  running past its deadline is abandoned (Python cannot kill it): the next scrape starts a
+  fresh read instead of joining it, but only one abandoned read per collector may run, so
+  stuck reads never pile up (HTTP reads end at their deadline anyway, ``httpread``).
+- State changes (up, target down, failed) are logged once, not on every scrape.
 - Minimum interval: a result younger than ``min_interval`` is served again instead of
   reading the upstream, which protects upstreams from HA Prometheus pairs.
 """
@@ -104,8 +109,10 @@ class Collection:
 class _Cell:
     lock: threading.Lock = field(default_factory=threading.Lock)
     inflight: Future[Outcome] | None = None
+    inflight_deadline: Deadline | None = None
+    abandoned: Future[Outcome] | None = None
     last: Outcome | None = None
-    last_state: tuple[bool, bool, str] = (True, True, "")
+    last_state: tuple[bool, bool] = (True, True)
 
 
 class ScrapeEngine:
@@ -141,7 +148,7 @@ class ScrapeEngine:
             except TimeoutError:
                 outcome = Outcome(
                     MetricSet(),
-                    ok=False,
+                    ok=collector.target is not None,  # a slow upstream is its target's problem
                     duration=self._clock() - started,
                     error=f"deadline of {timeout:.3g}s exceeded",
                     target_ok=False,
@@ -165,13 +172,16 @@ class ScrapeEngine:
         with cell.lock:
             now = self._clock()
             if cell.inflight is not None and not cell.inflight.done():
-                return cell.inflight
+                fresh_allowed = cell.abandoned is None or cell.abandoned.done()
+                if not (fresh_allowed and cell.inflight_deadline is not None and cell.inflight_deadline.expired()):
+                    return cell.inflight
+                cell.abandoned = cell.inflight  # past its deadline: let it finish alone, read afresh
             if cell.last is not None and now - cell.last.finished_at < self.min_interval:
                 done: Future[Outcome] = Future()
                 done.set_result(cell.last)
                 return done
             fut: Future[Outcome] = Future()
-            cell.inflight = fut
+            cell.inflight, cell.inflight_deadline = fut, deadline
         thread = threading.Thread(
             target=self._run,
             args=(collector, deadline, fut, cell),
@@ -205,15 +215,18 @@ class ScrapeEngine:
         outcome.finished_at = self._clock()
         outcome.seq = next(self._seq)
         with cell.lock:
-            cell.last = outcome
-            cell.inflight = None
-        self._note_state(collector, outcome)
+            current = cell.inflight is fut
+            if current:
+                cell.last = outcome
+                cell.inflight = cell.inflight_deadline = None
+        if current:  # an abandoned read's late result is neither served nor logged
+            self._note_state(collector, outcome)
         fut.set_result(outcome)
 
     def _note_state(self, collector: Collector, outcome: Outcome) -> None:
-        """Log a failure once per change of state, not on every scrape."""
+        """Log a failure once per change of state (not of its message), not on every scrape."""
         cell = self._cells[collector.key]
-        state = (outcome.ok, outcome.target_ok, outcome.error)
+        state = (outcome.ok, outcome.target_ok)
         if state == cell.last_state:
             return
         cell.last_state = state

@@ -17,7 +17,7 @@ VALUE = st.one_of(
 ROUND = st.dictionaries(st.sampled_from(["e0", "e1", "e2"]), VALUE, max_size=3)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(ROUND, min_size=1, max_size=30))
 def test_folded_counter_is_finite_and_never_decreases(rounds: list[dict[str, float]]) -> None:
     folder = CounterFolder()
@@ -30,7 +30,7 @@ def test_folded_counter_is_finite_and_never_decreases(rounds: list[dict[str, flo
         previous = value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(st.floats(min_value=0, max_value=1e9), min_size=1, max_size=20))
 def test_valid_non_decreasing_source_is_exported_unchanged(values: list[float]) -> None:
     """Without resets or bad samples the export equals the upstream counter."""
@@ -41,7 +41,7 @@ def test_valid_non_decreasing_source_is_exported_unchanged(values: list[float]) 
         assert math.isclose(folder.update(("k",), {("s",): v}), v, rel_tol=1e-9, abs_tol=1e-6)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(st.one_of(st.floats(min_value=0, max_value=1e6), st.just(math.nan), st.just(math.inf)), max_size=20))
 def test_bad_samples_do_not_change_the_export(values: list[float]) -> None:
     """A rejected sample leaves the export where it was; the next valid one continues it."""

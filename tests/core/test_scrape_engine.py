@@ -81,7 +81,10 @@ def test_deadline_abandons_stuck_collector_without_piling_up() -> None:
     assert value(ms, "llm_requests_running", target="a", model="m") == 3
     assert value(ms, "llm_scrape_collector_duration_seconds", collector="gpu") >= 0.2
     engine.scrape(0.2)
-    assert stuck.calls == 1, "a second scrape must join the stuck read, not start another"
+    assert stuck.calls == 2, "a read past its deadline is abandoned: the next scrape reads afresh"
+    engine.scrape(0.2)
+    engine.scrape(0.2)
+    assert stuck.calls == 2, "at most one abandoned read per collector: stuck reads never pile up"
     stuck.release.set()
     for _ in range(100):
         ms = engine.scrape(1)
@@ -145,3 +148,17 @@ def test_collector_failed_keeps_its_health_series() -> None:
     ms = ScrapeEngine([NvmlDown()], min_interval=0).scrape(5)
     assert value(ms, "llm_gpu_nvml_up") == 0
     assert value(ms, "llm_scrape_collector_success", collector="gpu") == 0
+
+
+def test_slow_target_is_the_targets_problem_not_the_collectors(caplog: pytest.LogCaptureFixture) -> None:
+    """A target that misses the deadline: llm_target_up 0, its collector still successful, one log line."""
+    slow, fine = Fake("inference", "slow", behaviour="block"), Fake("inference", "fine")
+    engine = ScrapeEngine([slow, fine], min_interval=0)
+    with caplog.at_level(logging.INFO, logger="llm_exporter.scrape"):
+        for _ in range(4):
+            ms = engine.scrape(0.1)
+            assert value(ms, "llm_target_up", target="slow") == 0
+            assert value(ms, "llm_target_up", target="fine") == 1
+            assert value(ms, "llm_scrape_collector_success", collector="inference") == 1
+    slow.release.set()
+    assert [r.getMessage() for r in caplog.records] == ["target slow is down: deadline of 0.1s exceeded"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tracemalloc
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -38,6 +39,19 @@ def _many_series(n: int) -> Iterator[bytes]:
         yield b"".join(batch)
 
 
+def _zeros(total: int) -> Iterator[bytes]:
+    block = b"0" * 65536
+    for _ in range(total // len(block)):
+        yield block
+
+
+def _gzip_bomb(total: int) -> bytes:
+    """``total`` bytes of '0' (no newline) gzip-compressed to about 1/1000 of that."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"0" * (1 << 20)
+    return b"".join([*(z.compress(block) for _ in range(total >> 20)), z.flush()])
+
+
 BAD = {
     "http500": send(500, b"Internal Server Error", "text/plain"),
     "html": send(200, b"<!DOCTYPE html><html><body>Bad gateway</body></html>\n", "text/html"),
@@ -53,6 +67,8 @@ BAD = {
     "millions": streamed(lambda: _many_series(2_000_000)),
     "utf8": send(200, GOOD[:3000] + b'vllm:num_requests_running{model_name="\xff\xfe"} 1\n'),
     "slow": slow(3.0, GOOD),
+    "no_newlines": streamed(lambda: _zeros(30 * 1024 * 1024)),
+    "gzip_bomb": send(200, _gzip_bomb(256 * 1024 * 1024), headers={"Content-Encoding": "gzip"}),
 }
 
 REASONS = {
@@ -66,6 +82,8 @@ REASONS = {
     "millions": "more than 20000 samples",
     "utf8": "invalid UTF-8",
     "slow": "timeout",
+    "no_newlines": "longer than 65536",
+    "gzip_bomb": "longer than 65536",
 }
 
 
@@ -77,9 +95,9 @@ def upstream() -> Iterator[Upstream]:
         yield up
 
 
-def _engine(upstream: Upstream, bad_url: str, **limits: int) -> ScrapeEngine:
+def _engine(upstream: Upstream, bad_url: str, timeout: float = 1.0, **limits: int) -> ScrapeEngine:
     good = InferenceCollector(InferenceTarget(name="good", url=upstream.url + "/good", server="vllm"))
-    bad = InferenceCollector(InferenceTarget(name="bad", url=bad_url, server="vllm", timeout=1.0, **limits))
+    bad = InferenceCollector(InferenceTarget(name="bad", url=bad_url, server="vllm", timeout=timeout, **limits))
     return ScrapeEngine([good, bad], min_interval=0.0)
 
 
@@ -93,7 +111,8 @@ def test_bad_upstream_marks_only_its_target_down(
         if case == "millions"
         else {"max_body_bytes": 4 * 1024 * 1024}
     )
-    engine = _engine(upstream, f"{upstream.url}/{case}", **limits)
+    # The target's timeout bounds the whole call: 1 s for "slow" (3 s late), room for the big bodies.
+    engine = _engine(upstream, f"{upstream.url}/{case}", timeout=1.0 if case == "slow" else 6.0, **limits)
     caplog.set_level(logging.WARNING, logger="llm_exporter.scrape")
     tracemalloc.start()
     try:

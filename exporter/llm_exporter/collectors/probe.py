@@ -21,17 +21,11 @@ import requests
 from ..config import InferenceTarget
 from ..metricset import MetricSet
 from ..scrape import Deadline
+from .httpread import join
 
 log = logging.getLogger(__name__)
 
 MAX_STREAM_BYTES = 1024 * 1024
-
-
-def _join(base: str, path: str) -> str:
-    base = base.rstrip("/")
-    if base.endswith("/v1") and path.startswith("/v1/"):
-        path = path[3:]
-    return base + path
 
 
 def _header_number(headers: requests.structures.CaseInsensitiveDict | dict, name: str) -> float | None:
@@ -137,7 +131,7 @@ class ProbeCollector:
         if model:
             return model
         try:
-            resp = session.get(_join(self.config.url, "/v1/models"), headers=self._session_headers(), timeout=timeout)
+            resp = session.get(join(self.config.url, "/v1/models"), headers=self._session_headers(), timeout=timeout)
             data = resp.json().get("data") if resp.status_code == 200 else None
             if isinstance(data, list) and data and isinstance(data[0], dict):
                 return str(data[0].get("id", ""))
@@ -160,7 +154,7 @@ class ProbeCollector:
             t0 = time.monotonic()
             try:
                 resp = session.post(
-                    _join(self.config.url, probe.path),
+                    join(self.config.url, probe.path),
                     headers=self._session_headers(),
                     data=json.dumps(body),
                     timeout=probe.timeout,

@@ -15,23 +15,16 @@ from ...counters import CounterFolder, RejectedSamples
 from ...metricset import MetricSet
 from ...promtext import Parser, Snapshot
 from ...scrape import Deadline, TargetDown
+from ..httpread import get_json, join, new_session
 from . import ollama
 from .engines import CANDIDATES, ENGINES, JSON_APIS
-from .http import fetch_json, fetch_metrics
+from .http import fetch_metrics
 from .mapping import Engine, normalise
 
 log = logging.getLogger(__name__)
 
 META_INTERVAL = 300.0
 MAX_MODELS = 1000
-
-
-def join(base: str, path: str) -> str:
-    """``base`` + ``path``, without doubling a ``/v1`` the base already ends with."""
-    base = base.rstrip("/")
-    if base.endswith("/v1") and path.startswith("/v1/"):
-        path = path[3:]
-    return base + path
 
 
 @dataclass
@@ -65,7 +58,7 @@ class InferenceCollector:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            self._session = requests.Session()
+            self._session = new_session()
         return self._session
 
     def _headers(self) -> dict[str, str]:
@@ -87,12 +80,16 @@ class InferenceCollector:
 
     # -- collection -------------------------------------------------------------------
     def collect(self, out: MetricSet, deadline: Deadline) -> None:
-        with self._lock:
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise TargetDown("the previous read of this target is still running")
+        try:
             server = self.config.server
             if server == "auto":
                 self._collect_auto(out, deadline)
             else:
                 self._collect_as(server, out, deadline)
+        finally:
+            self._lock.release()
 
     def _collect_as(self, kind: str, out: MetricSet, deadline: Deadline, snap: Snapshot | None = None) -> None:
         engine = ENGINES[kind]
@@ -204,7 +201,7 @@ class InferenceCollector:
         if deadline.remaining() < 0.2:
             return None
         try:
-            return fetch_json(self.session, join(self.config.url, path), deadline, cap=cap, headers=self._headers())
+            return get_json(self.session, join(self.config.url, path), deadline, cap=cap, headers=self._headers())
         except TargetDown as exc:
             log.debug("target %s: %s", self.config.name, exc)
             return None
@@ -212,18 +209,18 @@ class InferenceCollector:
     # -- JSON-only servers ----------------------------------------------------------------
     def _collect_ollama(self, out: MetricSet, deadline: Deadline) -> None:
         cap = self._cap()
-        version = fetch_json(
+        version = get_json(
             self.session, join(self.config.url, "/api/version"), deadline, cap=cap, headers=self._headers()
         )
         if not isinstance(version, dict) or "version" not in version:
             raise TargetDown("/api/version did not return {'version': ...}: not Ollama")
-        doc = fetch_json(self.session, join(self.config.url, "/api/ps"), deadline, cap=cap, headers=self._headers())
+        doc = get_json(self.session, join(self.config.url, "/api/ps"), deadline, cap=cap, headers=self._headers())
         ollama.emit_ps(doc, out, self.config.name)
         self._meta.version = str(version["version"])[:100]
         self._target_info(out, "ollama")
 
     def _collect_openai(self, out: MetricSet, deadline: Deadline) -> None:
-        doc = fetch_json(
+        doc = get_json(
             self.session, join(self.config.url, "/v1/models"), deadline, cap=self._cap(), headers=self._headers()
         )
         models = _models_of(doc)

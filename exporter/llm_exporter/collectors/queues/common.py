@@ -8,7 +8,6 @@ is left out; 0 means "known and empty".
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -19,7 +18,8 @@ import requests
 
 from ...config import QueueTarget
 from ...metricset import MetricSet
-from ...scrape import Deadline, TargetDown
+from ...scrape import Deadline
+from .. import httpread
 
 log = logging.getLogger("llm_exporter.collectors.queues")
 
@@ -144,40 +144,9 @@ def get_json(
     max_bytes: int = 32 * 1024 * 1024,
     params: Mapping[str, Any] | None = None,
 ) -> Any:
-    """GET ``url`` and parse JSON, bounded in time and size; TargetDown on anything wrong."""
+    """GET ``url`` and parse JSON with the target's credentials, through the shared bounded reader."""
     auth = (cfg.username or "", cfg.password or "") if (cfg.username or cfg.password) else None
-    timeout = deadline.timeout(cfg.timeout)
-    try:
-        with session.get(
-            url, params=params, auth=auth, timeout=timeout, stream=True, headers={"Accept": "application/json"}
-        ) as resp:
-            if resp.status_code in (401, 403):
-                raise TargetDown(f"{url}: HTTP {resp.status_code} (check username/password and permissions)")
-            if resp.status_code >= 400:
-                raise TargetDown(f"{url}: HTTP {resp.status_code}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in resp.iter_content(65536):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TargetDown(f"{url}: response larger than {max_bytes} bytes")
-                if deadline.expired():
-                    raise TargetDown(f"{url}: response not complete before the scrape deadline")
-                chunks.append(chunk)
-            ctype = resp.headers.get("Content-Type", "")
-    except requests.RequestException as exc:
-        raise TargetDown(f"{url}: {type(exc).__name__}: {_short(exc)}") from None
-    body = b"".join(chunks)
-    try:
-        return json.loads(body)
-    except ValueError:
-        head = body[:60].decode("utf-8", "replace").strip().replace("\n", " ")
-        raise TargetDown(f"{url}: response is not JSON (Content-Type {ctype or 'none'}: {head!r})") from None
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    return text if len(text) <= 200 else text[:200] + "..."
+    return httpread.get_json(session, url, deadline, cap=cfg.timeout, params=params, auth=auth, max_bytes=max_bytes)
 
 
 def num(value: Any) -> float | None:

@@ -26,6 +26,7 @@ import requests
 from ...config import QueueTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
+from .. import httpread
 from .common import Guard, QueueStats, emit, get_json, num
 
 _RETAINING_BACKLOG = ("workqueue", "interest")
@@ -70,9 +71,9 @@ class NatsQueueCollector:
 
     def collect(self, out: MetricSet, deadline: Deadline) -> None:
         if self._session is None:
-            self._session = requests.Session()
+            self._session = httpread.new_session()
         cfg = self.config
-        url = cfg.url.rstrip("/") + "/jsz"
+        url = httpread.join(cfg.url, "/jsz")
         params: dict[str, Any] = {
             "accounts": "true",
             "streams": "true",

@@ -29,6 +29,7 @@ import requests
 from ...config import QueueTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
+from .. import httpread
 from .common import Guard, OnceLog, QueueStats, emit, get_json, log, num
 
 COLUMNS = ",".join(
@@ -85,11 +86,11 @@ class RabbitMQQueueCollector:
             self._session = None
 
     def _url(self, path: str) -> str:
-        return self.config.url.rstrip("/") + path
+        return httpread.join(self.config.url, path)
 
     def collect(self, out: MetricSet, deadline: Deadline) -> None:
         if self._session is None:
-            self._session = requests.Session()
+            self._session = httpread.new_session()
         session = self._session
         cfg = self.config
         if time.monotonic() - self._discovered_at >= cfg.discovery_interval:

@@ -1,0 +1,290 @@
+"""Bounded HTTP reads of upstreams, shared by the inference and queue collectors.
+
+Every read has a wall-clock deadline for the whole response (connect, headers and body),
+enforced inside the read: a watchdog shuts the socket down when the time is up, so a
+server that drips one byte every half second cannot hold a read (and, through single
+flight, its target) past the scrape deadline. ``requests``' own timeout only bounds each
+socket operation. Bodies are bounded in size; redirects are followed only within the
+origin (scheme, host, port) of the configured URL. Every failure is a ``TargetDown``
+with a short, clear reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from ..scrape import Deadline, TargetDown
+
+CHUNK = 64 * 1024
+MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_JSON_BYTES = 4 * 1024 * 1024
+
+_current = threading.local()
+
+
+def join(base: str, path: str) -> str:
+    """``base`` + ``path``, without doubling a ``/v1`` the base already ends with."""
+    base = base.rstrip("/")
+    if base.endswith("/v1") and path.startswith("/v1/"):
+        path = path[3:]
+    return base + path
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+class _Watch:
+    """The wall-clock deadline of one read: shuts down the socket in use when time is up."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.001), self._expire)
+        self._timer.daemon = True
+
+    def attach(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            _shutdown(self._sock)
+
+    def __enter__(self) -> _Watch:
+        _current.watch = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _current.watch = None
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _attach(sock: socket.socket | None) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.attach(sock)
+
+
+class _WatchedHTTP(HTTPConnection):
+    """Tells the current read's watchdog which socket it uses (fresh or reused from the pool)."""
+
+    def connect(self) -> None:
+        super().connect()
+        _attach(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:
+            _attach(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPS(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:
+            _attach(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTP
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPS
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        return manager
+
+
+def new_session() -> requests.Session:
+    """A session whose reads can be cut at their deadline (use it with ``get``)."""
+    session = requests.Session()
+    adapter = _Adapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@contextlib.contextmanager
+def get(
+    session: requests.Session,
+    url: str,
+    deadline: Deadline,
+    *,
+    cap: float,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> Iterator[requests.Response]:
+    """GET ``url`` (status 200 only) under the deadline; read the body inside the ``with``.
+
+    When the time is up the socket is shut down, and whatever happens next in the block
+    (an error, or a body that looks complete) ends in ``TargetDown("timeout ...")``.
+    """
+    if deadline.expired():
+        raise TargetDown(f"no time left in the scrape deadline for {url}")
+    with _Watch(deadline.timeout(cap)) as watch:
+        resp: requests.Response | None = None
+        try:
+            resp = _follow(session, url, deadline, cap, dict(headers or {}), params, auth)
+            yield resp
+        except Exception:
+            if watch.expired:  # whatever broke, it broke because the socket was cut at the deadline
+                raise TargetDown(f"timeout: {url} did not answer completely within the scrape deadline") from None
+            raise
+        finally:
+            if resp is not None:
+                resp.close()
+        if watch.expired:
+            raise TargetDown(f"timeout: {url} did not answer completely within the scrape deadline")
+
+
+def _follow(
+    session: requests.Session,
+    url: str,
+    deadline: Deadline,
+    cap: float,
+    headers: dict[str, str],
+    params: Mapping[str, Any] | None,
+    auth: tuple[str, str] | None,
+) -> requests.Response:
+    """One GET, following at most ``MAX_REDIRECTS`` redirects that stay on the first URL's origin."""
+    home = origin(url)
+    for _ in range(MAX_REDIRECTS + 1):
+        resp = _send(session, url, deadline, cap, headers, params, auth)
+        location = resp.headers.get("Location")
+        if resp.status_code not in REDIRECTS or not location:
+            if resp.status_code != 200:
+                resp.close()
+                hint = " (check the credentials and permissions)" if resp.status_code in (401, 403) else ""
+                raise TargetDown(f"HTTP {resp.status_code} from {url}{hint}")
+            return resp
+        resp.close()
+        nxt = urljoin(url, location)
+        if origin(nxt) != home:
+            where = "{}://{}:{}".format(*origin(nxt))
+            raise TargetDown(f"{url} redirects to another origin ({where}): only same-origin redirects are followed")
+        url, params = nxt, None
+    raise TargetDown(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+
+def _send(
+    session: requests.Session,
+    url: str,
+    deadline: Deadline,
+    cap: float,
+    headers: dict[str, str],
+    params: Mapping[str, Any] | None,
+    auth: tuple[str, str] | None,
+) -> requests.Response:
+    try:
+        return session.get(
+            url,
+            headers=headers,
+            params=params,
+            auth=auth,
+            timeout=deadline.timeout(cap),
+            stream=True,
+            allow_redirects=False,
+        )
+    except requests.exceptions.ConnectTimeout:
+        raise TargetDown(f"connect timeout to {url}") from None
+    except requests.exceptions.ReadTimeout:
+        raise TargetDown(f"timeout waiting for {url}") from None
+    except requests.exceptions.ConnectionError as exc:
+        why = "connection refused" if "refused" in str(exc).lower() else "connection failed"
+        raise TargetDown(f"{why}: {url}") from None
+    except requests.exceptions.RequestException as exc:
+        raise TargetDown(f"request to {url} failed: {type(exc).__name__}") from None
+
+
+def body(resp: requests.Response, url: str, max_bytes: int) -> Iterator[bytes]:
+    """The body in chunks of at most ``CHUNK`` bytes; more than ``max_bytes`` is an error."""
+    length = resp.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > max_bytes:
+        raise TargetDown(f"body of {url} is {length} bytes, more than the limit of {max_bytes}")
+    try:
+        yield from resp.iter_content(CHUNK)
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        raise TargetDown(f"truncated body from {url}: {type(exc).__name__}") from None
+    except requests.exceptions.ConnectionError:
+        raise TargetDown(f"truncated body from {url}: connection broken") from None
+    except requests.exceptions.Timeout:
+        raise TargetDown(f"timeout reading the body of {url}") from None
+
+
+def get_json(
+    session: requests.Session,
+    url: str,
+    deadline: Deadline,
+    *,
+    cap: float,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    auth: tuple[str, str] | None = None,
+    max_bytes: int = MAX_JSON_BYTES,
+) -> Any:
+    """GET and parse a JSON document, bounded in time and size, or raise ``TargetDown``."""
+    buf = bytearray()
+    with get(
+        session,
+        url,
+        deadline,
+        cap=cap,
+        headers={"Accept": "application/json", **(headers or {})},
+        params=params,
+        auth=auth,
+    ) as resp:
+        for chunk in body(resp, url, max_bytes):
+            buf += chunk
+            if len(buf) > max_bytes:
+                raise TargetDown(f"body of {url} larger than {max_bytes} bytes")
+        ctype = resp.headers.get("Content-Type", "")
+    try:
+        return json.loads(buf)
+    except (ValueError, UnicodeDecodeError):
+        head = bytes(buf[:60]).decode("utf-8", "replace").strip().replace("\n", " ")
+        raise TargetDown(f"{url} did not answer JSON (Content-Type {ctype or 'none'}: {head!r})") from None
