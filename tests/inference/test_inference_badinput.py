@@ -112,7 +112,7 @@ def test_bad_upstream_marks_only_its_target_down(
         else {"max_body_bytes": 4 * 1024 * 1024}
     )
     # The target's timeout bounds the whole call: 1 s for "slow" (3 s late), room for the big bodies.
-    engine = _engine(upstream, f"{upstream.url}/{case}", timeout=1.0 if case == "slow" else 6.0, **limits)
+    engine = _engine(upstream, f"{upstream.url}/{case}", timeout=1.0 if case == "slow" else 8.0, **limits)
     caplog.set_level(logging.WARNING, logger="llm_exporter.scrape")
     tracemalloc.start()
     try:
