@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-# systemd (systemd-analyze) and util-linux (setpriv) check the deploy bundle.
+# systemd (systemd-analyze) and util-linux check the deploy bundle; podman (with runc, slirp4netns
+# for loopback port forwarding, debootstrap for the local base image) builds and runs the image.
 # python3.11 + python3.11-venv: PyTriton's Python backend stub links Debian's libpython3.11.
 DEB_PACKAGES=(prometheus prometheus-alertmanager redis-server rabbitmq-server nats-server gcc g++ make cmake
-              systemd util-linux python3.11 python3.11-venv)
+              systemd util-linux podman runc slirp4netns debootstrap python3.11 python3.11-venv)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -40,6 +41,9 @@ TRITON_PYTHON=$(scripts/build-engine-env.sh triton | tail -n 1)
 export VLLM_PYTHON TRITON_PYTHON
 [ -x "$VLLM_PYTHON" ] || { echo "vLLM environment build failed (got '$VLLM_PYTHON')" >&2; exit 1; }
 [ -x "$TRITON_PYTHON" ] || { echo "Triton environment build failed (got '$TRITON_PYTHON')" >&2; exit 1; }
+
+echo "==> container base image (debootstrap, built once, cached outside the repo)"
+scripts/build-base-image.sh >/dev/null
 
 echo "==> lint"
 .venv/bin/ruff check .

@@ -1,4 +1,5 @@
-"""Command line: ``llm-exporter [serve]``, ``check-config``, ``scrape-once``, ``--version``.
+"""Command line: ``llm-exporter [serve]``, ``check-config``, ``scrape-once``, ``discover``,
+``healthcheck``, ``--version``.
 
 Flag names follow the Prometheus exporters (``--web.listen-address``, ``--config.file``,
 ``--log.level`` ...); every flag can also be set from an ``LLM_EXPORTER_*`` environment
@@ -351,6 +352,35 @@ def discover(host: str, ports: tuple[int, ...], timeout: float) -> None:
         )
         sys.exit(1)
     click.echo(yaml.safe_dump({"inference": sorted(targets, key=lambda t: t["url"])}, sort_keys=False), nl=False)
+
+
+@main.command()
+@click.option("--web.listen-address", "listen_address", help="Check this address instead of the running server's.")
+@click.option("--web.config.file", "web_config_file", help="Web config to use with --web.listen-address.")
+@click.option("--timeout", type=float, default=4.0, show_default=True, help="Seconds to wait for an answer.")
+def healthcheck(listen_address: str | None, web_config_file: str | None, timeout: float) -> None:
+    """Exit 0 if the running exporter answers /-/healthy (the container image's HEALTHCHECK).
+
+    Without flags, the address, TLS and basic auth follow the flags of the `llm-exporter` server
+    running in the same PID namespace (read from /proc), so a changed --web.listen-address needs
+    no change to the HEALTHCHECK.
+    """
+    from pathlib import Path
+
+    from .healthcheck import ServerFlags, check, find_server
+
+    cwd: Path | None = None
+    if listen_address:
+        flags = ServerFlags(listen_address, web_config_file)
+    else:
+        found = find_server()
+        flags, cwd = found if found else (ServerFlags(web_config_file=web_config_file), None)
+    try:
+        healthy, why = check(flags, cwd, timeout)
+    except (ValueError, ConfigError) as exc:
+        healthy, why = False, str(exc)
+    click.echo(f"{'healthy' if healthy else 'unhealthy'}: {why}")
+    sys.exit(0 if healthy else 1)
 
 
 if __name__ == "__main__":
