@@ -104,11 +104,12 @@ def layer_changes(engine: Podman, image: str) -> list[tuple[set[str], set[str]]]
                 removed: set[str] = set()
                 with tarfile.open(fileobj=f, mode="r|") as layer:
                     for entry in layer:
-                        head, _, leaf = entry.name.lstrip("./").rpartition("/")
-                        if leaf.startswith(".wh."):
-                            removed.add(f"{head}/{leaf[4:]}".lstrip("/"))
-                        else:
-                            added.add(entry.name.lstrip("./"))
+                        path = entry.name.removeprefix("./").strip("/")
+                        head, _, leaf = path.rpartition("/")
+                        if leaf.startswith(".wh."):  # ".wh..wh..opq" (opaque dir) hides all of head
+                            removed.add(head if leaf == ".wh..wh..opq" else f"{head}/{leaf[4:]}".lstrip("/"))
+                        elif path:
+                            added.add(path)
                 by_name[member.name] = (added, removed)
     if proc.wait(timeout=120) != 0:
         raise PodmanError(f"podman save {image} failed")
