@@ -5,8 +5,10 @@ from __future__ import annotations
 import configparser
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
+from llm_exporter.cli import EXIT_INVALID_CONFIG
 from support import REPO, need_binary
 
 UNIT = REPO / "deploy" / "systemd" / "llm-exporter.service"
@@ -33,6 +35,26 @@ def test_unit_keys() -> None:
     assert svc["Restart"] == "on-failure"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
     assert "network-online.target" in unit["Unit"]["After"]
+
+
+def test_config_is_required_and_its_absence_does_not_restart_loop(tmp_path: Path) -> None:
+    """ExecStart needs the config: a missing file fails the start once, an invalid one is not restarted."""
+    unit = _unit()
+    argv = shlex.split(unit["Service"]["ExecStart"])
+    config = next(a.partition("=")[2] for a in argv if a.startswith("--config.file="))
+    assert unit["Unit"]["AssertPathExists"] == config
+    assert str(EXIT_INVALID_CONFIG) in unit["Service"]["RestartPreventExitStatus"].split()
+    assert "optional" not in UNIT.read_text(encoding="utf-8"), "the comments must not call the config optional"
+    bad = tmp_path / "config.yml"
+    bad.write_text("gpu: [\n")
+    for path in (tmp_path / "missing.yml", bad):
+        proc = subprocess.run(
+            [sys.executable, "-m", "llm_exporter", f"--config.file={path}", "--web.listen-address=127.0.0.1:0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == EXIT_INVALID_CONFIG, (path, proc.returncode, proc.stderr)
 
 
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
