@@ -14,13 +14,14 @@ import logging
 import platform
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__, exposition, redact
 from .collectors import build_collectors
 from .config import Config, ConfigError, load_config, secret_values
 from .metricset import MetricSet
-from .scrape import Collection, ScrapeEngine
+from .scrape import Collection, Collector, ScrapeEngine, close_collectors
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Runtime:
         self._rendered: dict[tuple[bool, bool], bytes] = {}
 
     @staticmethod
-    def _engine(config: Config, previous: tuple | list) -> ScrapeEngine:
+    def _engine(config: Config, previous: Sequence[Collector]) -> ScrapeEngine:
         return ScrapeEngine(build_collectors(config, previous), min_interval=config.scrape.min_interval)
 
     def reload(self) -> list[str]:
@@ -67,14 +68,7 @@ class Runtime:
                 return self._reload_failed([f"<root>: cannot build the collectors: {type(exc).__name__}: {exc}"])
             with self._lock:
                 kept = {id(c) for c in engine.collectors}
-                for c in old.collectors:
-                    if id(c) not in kept:
-                        close = getattr(c, "close", None)
-                        if callable(close):
-                            try:
-                                close()
-                            except Exception as exc:
-                                log.warning("closing collector %s: %s: %s", c.key, type(exc).__name__, exc)
+                close_collectors(c for c in old.collectors if id(c) not in kept)
                 self.config, self.engine = new, engine
                 self.reload_ok, self.reload_ok_at = True, time.time()
                 self._generation += 1

@@ -14,6 +14,8 @@ and fills a fresh ``MetricSet``; nothing scraped is kept in global state. Rules:
   running past its deadline is abandoned (Python cannot kill it): the next scrape starts a
   fresh read instead of joining it, but only one abandoned read per collector may run, so
   stuck reads never pile up (HTTP reads end at their deadline anyway, ``httpread``).
+  While its read is late, a collector is represented by what its ``fallback`` gives
+  (health gauges kept in memory, e.g. ``llm_gpu_nvml_up 0``).
 - State changes (up, target down, failed) are logged once, not on every scrape.
 - Minimum interval: a result younger than ``min_interval`` is served again instead of
   reading the upstream, which protects upstreams from HA Prometheus pairs.
@@ -25,7 +27,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -70,18 +72,43 @@ class Deadline:
 
 @runtime_checkable
 class Collector(Protocol):
-    """What the engine runs.
+    """What the engine runs; every collector implements all of it (``collectors.base`` has defaults).
 
     ``name`` is the ``collector`` label value (``gpu``, ``inference``, ``queue`` ...);
     ``key`` identifies this instance for single flight (one per target); ``target`` is the
-    configured upstream name or ``None``. ``collect`` fills ``out`` before ``deadline``.
+    configured upstream name or ``None``; ``config`` is the configuration it was built from:
+    a reload keeps the running instance when ``key``, type and ``config`` are unchanged.
+    Constructors do no I/O and start no threads.
     """
 
     name: str
     key: str
     target: str | None
 
-    def collect(self, out: MetricSet, deadline: Deadline) -> None: ...
+    @property
+    def config(self) -> object:
+        """The (comparable) configuration this collector was built from."""
+
+    def collect(self, out: MetricSet, deadline: Deadline) -> None:
+        """Read the source once and fill ``out``, aiming to finish before ``deadline``.
+
+        The engine runs it in its own thread and stops waiting at the deadline.
+        """
+
+    def fallback(self, out: MetricSet) -> None:
+        """Series to serve when ``collect`` missed the deadline or is still running (no I/O)."""
+
+    def close(self) -> None:
+        """Release threads and connections; the instance is not used afterwards."""
+
+
+def close_collectors(collectors: Iterable[Collector]) -> None:
+    """Close each collector; one that raises is logged (one line, no traceback) and does not stop the others."""
+    for c in collectors:
+        try:
+            c.close()
+        except Exception as exc:
+            log.warning("closing collector %s: %s: %s", c.key, type(exc).__name__, exc)
 
 
 @dataclass
@@ -137,24 +164,12 @@ class ScrapeEngine:
     def collect(self, timeout: float) -> Collection:
         """Like ``scrape``, with the key that tells whether anything was read anew."""
         deadline = Deadline(timeout, self._clock)
-        started = self._clock()
-        futures = [(c, self._start(c, deadline)) for c in self.collectors]
+        started = [(c, self._start(c, deadline)) for c in self.collectors]
         out = MetricSet()
         key: list[int] = []
         per_collector: dict[str, tuple[bool, float]] = {}
-        for collector, fut in futures:
-            try:
-                outcome = fut.result(timeout=deadline.remaining())
-            except TimeoutError:
-                outcome = Outcome(
-                    MetricSet(),
-                    ok=collector.target is not None,  # a slow upstream is its target's problem
-                    duration=self._clock() - started,
-                    error=f"deadline of {timeout:.3g}s exceeded",
-                    target_ok=False,
-                    seq=next(self._seq),
-                )
-                self._note_state(collector, outcome)
+        for collector, (fut, shared) in started:
+            outcome = self._wait(collector, fut, shared, deadline, timeout)
             key.append(outcome.seq)
             out.merge(outcome.metrics)
             if collector.target is not None and not out.has("llm_target_up", target=collector.target):
@@ -166,20 +181,62 @@ class ScrapeEngine:
             out.add("llm_scrape_collector_duration_seconds", dur, {"collector": name})
         return Collection(out, tuple(key))
 
+    def collect_one(self, collector: Collector, timeout: float) -> Outcome:
+        """One read of one of this engine's collectors, under the same rules as ``scrape``."""
+        deadline = Deadline(timeout, self._clock)
+        fut, shared = self._start(collector, deadline)
+        return self._wait(collector, fut, shared, deadline, timeout)
+
+    def _wait(
+        self, collector: Collector, fut: Future[Outcome], shared: bool, deadline: Deadline, timeout: float
+    ) -> Outcome:
+        """The read's outcome, or at the deadline a late one holding the collector's fallback.
+
+        A late read of a target is its target's problem (``llm_target_up 0``, the collector
+        stays successful); a late read without a target (GPU) fails the collector.
+        """
+        started = deadline.at - max(0.0, timeout)
+        try:
+            return fut.result(timeout=deadline.remaining())
+        except TimeoutError:
+            pass
+        kept = MetricSet()
+        try:
+            collector.fallback(kept)
+        except Exception:
+            log.debug("fallback of collector %s raised", collector.key, exc_info=True)
+            kept = MetricSet()
+        error = (
+            "a read started by an earlier scrape is still running (stuck); not starting another"
+            if shared
+            else f"deadline of {timeout:.3g}s exceeded"
+        )
+        outcome = Outcome(
+            kept,
+            ok=collector.target is not None,
+            duration=self._clock() - started,
+            error=error,
+            target_ok=False,
+            seq=next(self._seq),
+        )
+        self._note_state(collector, outcome)
+        return outcome
+
     # -- single flight -----------------------------------------------------------------
-    def _start(self, collector: Collector, deadline: Deadline) -> Future[Outcome]:
+    def _start(self, collector: Collector, deadline: Deadline) -> tuple[Future[Outcome], bool]:
+        """The read to wait for, and whether it is one that an earlier scrape started."""
         cell = self._cells[collector.key]
         with cell.lock:
             now = self._clock()
             if cell.inflight is not None and not cell.inflight.done():
                 fresh_allowed = cell.abandoned is None or cell.abandoned.done()
                 if not (fresh_allowed and cell.inflight_deadline is not None and cell.inflight_deadline.expired()):
-                    return cell.inflight
+                    return cell.inflight, True
                 cell.abandoned = cell.inflight  # past its deadline: let it finish alone, read afresh
             if cell.last is not None and now - cell.last.finished_at < self.min_interval:
                 done: Future[Outcome] = Future()
                 done.set_result(cell.last)
-                return done
+                return done, False
             fut: Future[Outcome] = Future()
             cell.inflight, cell.inflight_deadline = fut, deadline
         thread = threading.Thread(
@@ -189,7 +246,7 @@ class ScrapeEngine:
             daemon=True,
         )
         thread.start()
-        return fut
+        return fut, False
 
     def _run(self, collector: Collector, deadline: Deadline, fut: Future[Outcome], cell: _Cell) -> None:
         t0 = self._clock()
@@ -240,10 +297,4 @@ class ScrapeEngine:
 
     def close(self) -> None:
         """Release background resources held by collectors (threads, handles)."""
-        for c in self.collectors:
-            close = getattr(c, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:
-                    log.exception("closing collector %s", c.key)
+        close_collectors(self.collectors)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from llm_exporter.collectors.gpu import GpuCollector
 from llm_exporter.config import GpuConfig
 from llm_exporter.metricset import MetricSet
-from llm_exporter.scrape import CollectorFailed, Deadline
+from llm_exporter.scrape import ScrapeEngine
 from prometheus_client import generate_latest
 
 
@@ -23,14 +24,17 @@ def collector(**config: object) -> Iterator[GpuCollector]:
         c.close(join=5.0)
 
 
+_ENGINES: weakref.WeakKeyDictionary[GpuCollector, ScrapeEngine] = weakref.WeakKeyDictionary()
+
+
 def collect(c: GpuCollector, timeout: float = 10.0) -> tuple[MetricSet, str | None]:
-    """One collection: (metrics, error message if the collection failed)."""
-    out = MetricSet()
-    try:
-        c.collect(out, Deadline(timeout))
-    except CollectorFailed as exc:
-        return out, str(exc)
-    return out, None
+    """One collection run by a scrape engine (deadline, single flight, no minimum interval),
+    as the exporter runs it: (the collector's metrics, the error if the collection failed)."""
+    engine = _ENGINES.get(c)
+    if engine is None:
+        engine = _ENGINES[c] = ScrapeEngine([c], min_interval=0.0)
+    outcome = engine.collect_one(c, timeout)
+    return outcome.metrics, None if outcome.ok else outcome.error
 
 
 def text(m: MetricSet) -> str:

@@ -1,9 +1,10 @@
 """Collectors, and the one place that builds them from a ``Config``.
 
-Every collector area exposes ``build(config) -> list[Collector]``. Constructors do no I/O
-and start no threads (that happens lazily on the first ``collect``), so building is cheap
+Every collector area exposes ``build(config) -> list[Collector]``; every collector
+subclasses ``base.BaseCollector`` (the contract is ``scrape.Collector``). Constructors do no
+I/O and start no threads (that happens lazily on the first ``collect``), so building is cheap
 and a reload can keep the running instance of a collector whose config did not change
-(same ``key`` and equal ``config``).
+(same ``key``, same type and equal ``config``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def build_collectors(config: Config, previous: Sequence[Collector] = ()) -> list
     for build in BUILDERS:
         for c in build(config):
             prior = old.get(c.key)
-            if prior is not None and getattr(prior, "config", None) == getattr(c, "config", object()):
+            if prior is not None and type(prior) is type(c) and prior.config == c.config:
                 result.append(prior)
             else:
                 result.append(c)

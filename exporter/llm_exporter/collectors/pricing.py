@@ -6,21 +6,19 @@ only from the moment it is deployed, and dashboards can show what was configured
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..config import Config, PricingConfig
 from ..metricset import MetricSet
 from ..scrape import Collector, Deadline
+from .base import BaseCollector
 
 
-@dataclass
-class PricingCollector:
+class PricingCollector(BaseCollector[PricingConfig]):
     """Emits the configured token and GPU prices."""
 
-    config: PricingConfig
-    name: str = "pricing"
-    key: str = "pricing"
-    target: str | None = None
+    name = "pricing"
+
+    def __init__(self, config: PricingConfig) -> None:
+        super().__init__(config, key="pricing")
 
     def collect(self, out: MetricSet, deadline: Deadline) -> None:
         for price in self.config.models:

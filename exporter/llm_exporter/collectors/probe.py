@@ -14,13 +14,14 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import requests
 
 from ..config import InferenceTarget
 from ..metricset import MetricSet
 from ..scrape import Deadline
+from .base import BaseCollector
 from .httpread import join
 
 log = logging.getLogger(__name__)
@@ -51,19 +52,18 @@ class ProbeResult:
     error: str = ""
 
 
-@dataclass(eq=False)
-class ProbeCollector:
-    """Probes one target; ``config`` is the whole target (its ``probe`` section must be set)."""
+class ProbeCollector(BaseCollector[InferenceTarget]):
+    """Probes one target; ``config`` is the whole target (its ``probe`` section must be set).
 
-    config: InferenceTarget
-    name: str = "probe"
-    key: str = ""
-    target: str | None = None  # llm_target_up belongs to the inference reader of the same target
-    _last: ProbeResult | None = field(default=None, init=False)
+    ``target`` stays ``None``: ``llm_target_up`` belongs to the inference reader of the same target.
+    """
 
-    def __post_init__(self) -> None:
-        assert self.config.probe is not None
-        self.key = f"probe/{self.config.name}"
+    name = "probe"
+
+    def __init__(self, config: InferenceTarget) -> None:
+        assert config.probe is not None
+        super().__init__(config, key=f"probe/{config.name}")
+        self._last: ProbeResult | None = None
         self._started_at = -1e18
         self._thread: threading.Thread | None = None
         self._done = threading.Event()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ import psutil
 from ..config import InferenceTarget
 from ..metricset import MetricSet
 from ..scrape import Deadline
+from .base import BaseCollector
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +40,17 @@ def pid_listening_on(port: int) -> int | None:
     return None
 
 
-@dataclass(eq=False)
-class ProcessCollector:
-    """Reads the process serving one target; ``config`` is the whole target."""
+class ProcessCollector(BaseCollector[InferenceTarget]):
+    """Reads the process serving one target; ``config`` is the whole target.
 
-    config: InferenceTarget
-    name: str = "process"
-    key: str = ""
-    target: str | None = None  # llm_target_up belongs to the inference reader
+    ``target`` stays ``None``: ``llm_target_up`` belongs to the inference reader.
+    """
 
-    def __post_init__(self) -> None:
-        assert self.config.process is not None
-        self.key = f"process/{self.config.name}"
+    name = "process"
+
+    def __init__(self, config: InferenceTarget) -> None:
+        assert config.process is not None
+        super().__init__(config, key=f"process/{config.name}")
         self._proc: psutil.Process | None = None
         self._problem = ""
         self._lock = threading.Lock()

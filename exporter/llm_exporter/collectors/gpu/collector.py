@@ -1,10 +1,11 @@
-"""The ``gpu`` collector: NVML lifecycle, per-GPU isolation, deadline, XID watcher.
+"""The ``gpu`` collector: NVML lifecycle, per-GPU isolation, XID watcher.
 
-One collection runs in its own worker thread so the scrape thread can give up at the
-deadline. A worker stuck inside the driver is abandoned: while it is still running no
-new one starts and every scrape fails fast ("NVML call still running"), so stuck calls
-never pile up. NVML initialisation (which can hang on a broken driver) happens in that
-worker too, never on the scrape thread.
+The scrape engine runs ``collect`` in its own thread and owns the deadline: a call stuck
+inside the driver is abandoned, and meanwhile each scrape serves ``fallback``
+(``llm_gpu_nvml_up 0`` and the XID counters). A read that finds an earlier one still inside
+NVML does not enter it: it reports the stuck call at once. NVML
+initialisation (which can hang on a broken driver) happens inside ``collect`` too, so
+never on a thread the engine waits on without a deadline.
 """
 
 from __future__ import annotations
@@ -13,28 +14,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import pynvml
 
 from ...config import GpuConfig
 from ...metricset import MetricSet
-from ...scrape import Deadline
+from ...scrape import CollectorFailed, Deadline
+from ..base import BaseCollector
 from . import nvml
 from .device import Gpu, GpuFailed, Lifecycle, Options, ProcessNames, read_gpu, read_info
 from .gpm import GpmState, read_gpm
 from .nvml import Kind, NoLibrary
 from .xid import XidWatcher
-
-try:  # keeps partial output (health gauges) while reporting llm_scrape_collector_success 0
-    from ...scrape import CollectorFailed
-except ImportError:  # pragma: no cover - older engine
-
-    class CollectorFailed(Exception):  # type: ignore[no-redef]
-        pass
-
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +37,10 @@ class _Result:
     error: str | None = None
 
 
-class GpuCollector:
+class GpuCollector(BaseCollector[GpuConfig]):
     """Reads every visible NVIDIA GPU through NVML at scrape time."""
 
     name = "gpu"
-    key = "gpu"
-    target: str | None = None
 
     def __init__(
         self,
@@ -58,22 +48,20 @@ class GpuCollector:
         *,
         backoff: tuple[float, float] = (1.0, 60.0),
         xid_wait_ms: int = 1000,
-        margin: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
         gpm_max_gap: float = 300.0,
     ) -> None:
-        self.config = config
+        super().__init__(config, key="gpu")
         self.backoff = backoff
         self.gpm_max_gap = gpm_max_gap
-        self.margin = margin
         self._clock = clock
         self._opts = Options(
             processes=config.processes, pcie_throughput=config.pcie_throughput, nvlink=config.nvlink, gpm=config.gpm
         )
         self._names = ProcessNames() if config.processes else None
         self._xid = XidWatcher(wait_ms=xid_wait_ms)
-        self._job: Future[_Result] | None = None
-        # NVML state, touched only by the (single) worker thread
+        self._reading = threading.Lock()  # held while a read is inside NVML
+        # NVML state, touched only inside collect
         self._initialized = False
         self._ever_initialized = False
         self._quiet = False
@@ -91,50 +79,47 @@ class GpuCollector:
         self._failed: set[str] = set()
         self._gpm: dict[str, GpmState] = {}  # uuid -> previous GPM sample (opt-in gpu.gpm)
 
-    # -- scrape side ----------------------------------------------------------------------------
+    # -- the Collector contract -------------------------------------------------------------------
     def collect(self, out: MetricSet, deadline: Deadline) -> None:
-        job = self._job
-        if job is not None and not job.done():
-            self._stuck(out)
-            raise CollectorFailed("previous NVML call is still running (stuck in the driver); not starting another")
-        fut: Future[_Result] = Future()
-        self._job = fut
-        threading.Thread(target=self._work, args=(fut,), name="gpu-nvml", daemon=True).start()
+        # The engine lets a fresh read start once a late one is abandoned; NVML is never
+        # entered by two reads at once: the fresh one reports the stuck call and returns.
+        if not self._reading.acquire(blocking=False):
+            self.fallback(out)
+            raise CollectorFailed("an earlier NVML call is still running (stuck in the driver)")
         try:
-            result = fut.result(timeout=max(0.001, deadline.remaining() - self.margin))
-        except FutureTimeout:
-            self._stuck(out)
-            raise CollectorFailed("NVML did not answer within the scrape deadline") from None
+            result = self._collect_once()
+        except Exception as exc:  # keep the XID counters even when the read crashes
+            log.exception("gpu collection crashed")
+            result = _Result(MetricSet(), f"{type(exc).__name__}: {exc}")
+        finally:
+            self._reading.release()
         out.merge(result.metrics)
         self._xid.render(out, self._index_of)
         if result.error:
             raise CollectorFailed(result.error)
 
-    def _stuck(self, out: MetricSet) -> None:
+    def fallback(self, out: MetricSet) -> None:
+        """NVML is stuck or slow: report it down, and the XID counters the watcher keeps."""
         out.add("llm_gpu_nvml_up", 0)
         self._xid.render(out, self._index_of)
 
     def close(self, join: float = 0.0) -> None:
-        """Stop the XID watcher and release NVML (unless a worker is stuck inside it)."""
+        """Stop the XID watcher and release NVML (unless a read is stuck inside it)."""
         self._xid.stop(join)
-        job = self._job
-        if self._initialized and (job is None or job.done()):
-            self._initialized = False
-            self._release_gpm()
-            try:
-                pynvml.nvmlShutdown()
-            except pynvml.NVMLError:
-                pass
-
-    # -- worker side ----------------------------------------------------------------------------
-    def _work(self, fut: Future[_Result]) -> None:
+        if not self._reading.acquire(blocking=False):
+            return
         try:
-            result = self._collect_once()
-        except Exception as exc:  # a bug here must still finish the future
-            log.exception("gpu collection crashed")
-            result = _Result(MetricSet(), f"{type(exc).__name__}: {exc}")
-        fut.set_result(result)
+            if self._initialized:
+                self._initialized = False
+                self._release_gpm()
+                try:
+                    pynvml.nvmlShutdown()
+                except pynvml.NVMLError:
+                    pass
+        finally:
+            self._reading.release()
 
+    # -- reading ----------------------------------------------------------------------------------
     def _collect_once(self) -> _Result:
         if not self._initialized:
             failure = self._try_init()

@@ -15,6 +15,7 @@ from ...counters import CounterFolder, RejectedSamples
 from ...metricset import MetricSet
 from ...promtext import Parser, Snapshot
 from ...scrape import Deadline, TargetDown
+from ..base import BaseCollector
 from ..httpread import get_json, join, new_session
 from . import ollama
 from .engines import CANDIDATES, ENGINES, JSON_APIS
@@ -34,18 +35,13 @@ class _Meta:
     models: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-@dataclass(eq=False)
-class InferenceCollector:
+class InferenceCollector(BaseCollector[InferenceTarget]):
     """Reads one inference server and emits the normalised ``llm_`` metrics."""
 
-    config: InferenceTarget
-    name: str = "inference"
-    key: str = ""
-    target: str | None = None
+    name = "inference"
 
-    def __post_init__(self) -> None:
-        self.key = f"inference/{self.config.name}"
-        self.target = self.config.name
+    def __init__(self, config: InferenceTarget) -> None:
+        super().__init__(config, key=f"inference/{config.name}", target=config.name)
         self._session: requests.Session | None = None
         self._folder = CounterFolder()
         self._rejected = RejectedSamples(self.config.name, log)

@@ -12,11 +12,11 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
 
 from ...config import DiscoveryConfig, InferenceTarget
 from ...metricset import MetricSet
-from ...scrape import Deadline, TargetDown
+from ...scrape import Deadline, TargetDown, close_collectors
+from ..base import BaseCollector
 from .collector import InferenceCollector
 from .engines import DEFAULT_PORTS
 
@@ -31,17 +31,14 @@ def port_open(host: str, port: int, timeout: float) -> bool:
         return False
 
 
-@dataclass(eq=False)
-class DiscoveryCollector:
+class DiscoveryCollector(BaseCollector[DiscoveryConfig]):
     """Reads whatever inference servers answer on the default ports of ``config.host``."""
 
-    config: DiscoveryConfig
-    ports: tuple[int, ...] = DEFAULT_PORTS
-    name: str = "inference"
-    key: str = "inference/discovery"
-    target: str | None = None
+    name = "inference"
 
-    def __post_init__(self) -> None:
+    def __init__(self, config: DiscoveryConfig, ports: tuple[int, ...] = DEFAULT_PORTS) -> None:
+        super().__init__(config, key="inference/discovery")
+        self.ports = ports
         self._readers: dict[int, InferenceCollector] = {}
         self._known: set[int] = set()  # ports whose service was recognised at least once
         self._ignored: set[int] = set()
@@ -93,5 +90,4 @@ class DiscoveryCollector:
                 out.add("llm_target_up", 1.0, {"target": reader.config.name})
 
     def close(self) -> None:
-        for r in self._readers.values():
-            r.close()
+        close_collectors(self._readers.values())

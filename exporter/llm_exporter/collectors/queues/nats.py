@@ -27,6 +27,7 @@ from ...config import QueueTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
 from .. import httpread
+from ..base import BaseCollector
 from .common import Guard, QueueStats, emit, get_json, num
 
 _RETAINING_BACKLOG = ("workqueue", "interest")
@@ -48,15 +49,13 @@ def parse_ts(text: Any) -> float | None:
         return None
 
 
-class NatsQueueCollector:
+class NatsQueueCollector(BaseCollector[QueueTarget]):
     """One NATS server's monitoring endpoint."""
 
     name = "queue"
 
     def __init__(self, cfg: QueueTarget, clock: Callable[[], float] = time.time) -> None:
-        self.config = cfg
-        self.target = cfg.name
-        self.key = f"queue/{cfg.name}"
+        super().__init__(cfg, key=f"queue/{cfg.name}", target=cfg.name)
         self._clock = clock
         self._session: requests.Session | None = None
         self._guard = Guard(cfg.name, cfg.max_queues)

@@ -30,6 +30,7 @@ from ...config import QueueTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
 from .. import httpread
+from ..base import BaseCollector
 from .common import Guard, OnceLog, QueueStats, emit, get_json, log, num
 
 COLUMNS = ",".join(
@@ -58,15 +59,13 @@ def queue_label(vhost: str, name: str) -> str:
     return name if vhost == "/" else f"{vhost}/{name}"
 
 
-class RabbitMQQueueCollector:
+class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
     """One RabbitMQ management API target."""
 
     name = "queue"
 
     def __init__(self, cfg: QueueTarget, clock: Callable[[], float] = time.time) -> None:
-        self.config = cfg
-        self.target = cfg.name
-        self.key = f"queue/{cfg.name}"
+        super().__init__(cfg, key=f"queue/{cfg.name}", target=cfg.name)
         self._clock = clock
         self._session: requests.Session | None = None
         self._discovered_at = float("-inf")

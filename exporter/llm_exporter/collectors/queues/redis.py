@@ -20,6 +20,7 @@ from ...config import QueueTarget
 from ...counters import CounterFolder
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
+from ..base import BaseCollector
 from .common import Guard, OnceLog, QueueStats, emit, log
 from .redis_lists import (
     CeleryRead,
@@ -39,7 +40,7 @@ BACKENDS = ("celery", "rq", "redis_list", "redis_stream")
 Reader = CeleryRead | RqRead | ListRead | StreamRead
 
 
-class RedisQueueCollector:
+class RedisQueueCollector(BaseCollector[QueueTarget]):
     """One configured Redis target."""
 
     name = "queue"
@@ -50,9 +51,7 @@ class RedisQueueCollector:
         connection_class: type[redis.Connection] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = cfg
-        self.target = cfg.name
-        self.key = f"queue/{cfg.name}"
+        super().__init__(cfg, key=f"queue/{cfg.name}", target=cfg.name)
         self._connection_class = connection_class
         self._clock = clock
         self._client: redis.Redis | None = None
