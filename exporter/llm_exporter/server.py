@@ -20,17 +20,19 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import __version__
+from .basicauth import AuthBusy, BasicAuth
 from .exposition import choose_format
 from .httpconn import DeadlineReader, Limits, ReadClock, body_problem, discard_body
 from .redact import redact
 from .runtime import Runtime
-from .webconfig import BasicAuth, WebConfig, ssl_context
+from .webconfig import WebConfig, allowed_san, ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         self.enable_lifecycle = enable_lifecycle
         self.web = web or WebConfig()
         self.auth = BasicAuth(self.web.basic_auth_users)
+        self.rate = TokenBucket(self.web.rate_limit.interval, self.web.rate_limit.burst)
         self.tls: ssl.SSLContext | None = (
             ssl_context(self.web.tls_server_config) if self.web.tls_server_config else None
         )
@@ -110,6 +113,11 @@ class ExporterHTTPServer(ThreadingHTTPServer):
                 request = self.tls.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError) as exc:
                 log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
+                return
+            sans = self.web.tls_server_config.client_allowed_sans if self.web.tls_server_config else []
+            if sans and not allowed_san(request.getpeercert(), sans):
+                log.warning("closed a TLS connection from %s: no allowed SAN in its certificate", client_address[0])
+                self.shutdown_request(request)
                 return
         request.settimeout(self.limits.write_timeout)
         super().finish_request(request, client_address)
@@ -165,7 +173,19 @@ class ExporterHandler(BaseHTTPRequestHandler):
         if not discard_body(self.rfile, self.headers):
             self.close_connection = True
             return
-        if not self._authorized():
+        if path not in UNAUTHENTICATED_PATHS and not self.server.rate.take():
+            self.send_response(HTTPStatus.TOO_MANY_REQUESTS)
+            self.send_header("Retry-After", "1")
+            self._body(b"Too Many Requests\n", "text/plain; charset=utf-8")
+            return
+        try:
+            authorized = path in UNAUTHENTICATED_PATHS or self._authorized()
+        except AuthBusy:
+            self.send_response(HTTPStatus.TOO_MANY_REQUESTS)
+            self.send_header("Retry-After", "1")
+            self._body(b"Too many password checks in flight\n", "text/plain; charset=utf-8")
+            return
+        if not authorized:
             self.send_response(HTTPStatus.UNAUTHORIZED)
             self.send_header("WWW-Authenticate", 'Basic realm="llm-exporter"')
             self._body(b"Unauthorized\n", "text/plain; charset=utf-8")
@@ -287,6 +307,31 @@ ExporterHandler.routes = {
 
 
 LIFECYCLE_PATHS = frozenset({"/-/reload"})
+# Probes (Kubernetes httpGet, the image's HEALTHCHECK) cannot send credentials without putting
+# them in the pod spec: health and readiness answer without basic auth (they reveal nothing).
+UNAUTHENTICATED_PATHS = frozenset({"/-/healthy", "/-/ready"})
+
+
+class TokenBucket:
+    """exporter-toolkit's ``rate_limit``: one request per ``interval``, ``burst`` saved; off when 0."""
+
+    def __init__(self, interval: float, burst: int) -> None:
+        self.interval, self.burst = interval, burst
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        if self.interval <= 0 or self.burst <= 0:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) / self.interval)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:

@@ -1,36 +1,43 @@
-"""TLS and basic auth from a web config file in the Prometheus exporter-toolkit format.
+"""TLS, basic auth, headers and rate limit from a web config file in the exporter-toolkit format.
 
-The same file that secures node_exporter secures llm-exporter::
+The same file that secures node_exporter secures llm-exporter; every key of the toolkit's
+schema is accepted (https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md)::
 
     tls_server_config:
-      cert_file: server.crt
-      key_file: server.key
+      cert_file: server.crt          # or cert: <inline PEM>
+      key_file: server.key           # or key: <inline PEM>
       client_auth_type: RequireAndVerifyClientCert
-      client_ca_file: ca.crt
+      client_ca_file: ca.crt         # or client_ca: <inline PEM>
+      client_allowed_sans: [prometheus.monitoring.svc]
       min_version: TLS12
+    http_server_config:
+      headers: {X-Content-Type-Options: nosniff}
     basic_auth_users:
-      alice: $2y$10$...   # bcrypt hash
+      alice: $2y$10$...              # bcrypt hash
+    rate_limit: {interval: 100ms, burst: 20}
 
-Passwords are checked with bcrypt; successful checks are cached by a hash of the
-credentials, so a scrape every few seconds does not pay bcrypt's cost each time.
-Nothing about credentials is ever logged.
+Applied: certificates (files or inline), client auth and CA, ``client_allowed_sans`` (a
+client certificate must carry one of these SANs, else the connection is closed),
+``min_version``/``max_version``, ``prefer_server_cipher_suites``, the five response headers,
+basic auth and the rate limit. Accepted but ignored, with a warning at start, because
+Python's TLS stack cannot apply them as Go does: ``cipher_suites`` (Go/IANA names; OpenSSL's
+defaults are used), ``curve_preferences`` (OpenSSL's defaults), ``http2: true`` (the server
+speaks HTTP/1.1).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import ipaddress
+import os
 import ssl
-import threading
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-import bcrypt
+from typing import Any, Literal
 
 from . import configschema
-from .configschema import ConfigError
+from .configschema import ConfigError, Duration, non_negative
 
 ClientAuth = Literal[
     "NoClientCert",
@@ -46,27 +53,77 @@ _VERSIONS = {
     "TLS12": ssl.TLSVersion.TLSv1_2,
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
+# The toolkit's allowed response headers, and the values it accepts for two of them.
+_HEADERS = (
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "X-XSS-Protection",
+    "Strict-Transport-Security",
+)
+_HEADER_VALUES = {"X-Frame-Options": ("deny", "sameorigin"), "X-Content-Type-Options": ("nosniff",)}
 
 
 @dataclass(frozen=True)
 class TlsServerConfig:
-    cert_file: str = field(metadata={"path": True})
-    key_file: str = field(metadata={"path": True})
+    cert_file: str | None = field(default=None, metadata={"path": True})
+    key_file: str | None = field(default=None, metadata={"path": True})
+    cert: str | None = None
+    key: str | None = None  # inline PEM (not "secret": key_file is a path here, not its *_file form)
     client_auth_type: ClientAuth = "NoClientCert"
     client_ca_file: str | None = field(default=None, metadata={"path": True})
+    client_ca: str | None = None
+    client_allowed_sans: list[str] = field(default_factory=list)
     min_version: TlsVersion = "TLS12"
     max_version: TlsVersion = "TLS13"
+    cipher_suites: list[str] = field(default_factory=list)
+    prefer_server_cipher_suites: bool = True
+    curve_preferences: list[str] = field(default_factory=list)
 
     def validate(self) -> Iterator[tuple[str, str]]:
-        if self.client_auth_type in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert") and not (
-            self.client_ca_file
-        ):
+        if self.cert_file and self.cert:
+            yield "cert", "give either cert or cert_file, not both"
+        if self.key_file and self.key:
+            yield "key", "give either key or key_file, not both"
+        if not (self.cert_file or self.cert):
+            yield "cert_file", "required key is missing (or give cert inline)"
+        if not (self.key_file or self.key):
+            yield "key_file", "required key is missing (or give key inline)"
+        if self.client_ca_file and self.client_ca:
+            yield "client_ca", "give either client_ca or client_ca_file, not both"
+        has_ca = bool(self.client_ca_file or self.client_ca)
+        if self.client_auth_type in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert") and not has_ca:
             yield "client_ca_file", f"required when client_auth_type is {self.client_auth_type}"
+        if self.client_allowed_sans and self.client_auth_type not in (
+            "RequireAnyClientCert",
+            "RequireAndVerifyClientCert",
+        ):
+            yield "client_allowed_sans", "needs client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert"
+        if _VERSIONS[self.min_version] > _VERSIONS[self.max_version]:
+            yield "min_version", f"{self.min_version} is above max_version {self.max_version}"
 
 
 @dataclass(frozen=True)
 class HttpServerConfig:
+    http2: bool = True
     headers: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> Iterator[tuple[str, str]]:
+        for name, value in self.headers.items():
+            if name not in _HEADERS:
+                yield f"headers.{name}", f"not an allowed header (one of {', '.join(_HEADERS)})"
+            elif any(c in value for c in "\r\n\0"):
+                yield f"headers.{name}", "must not contain line breaks"
+            elif name in _HEADER_VALUES and value.lower() not in _HEADER_VALUES[name]:
+                yield f"headers.{name}", f"must be one of {', '.join(_HEADER_VALUES[name])}"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket over all requests: one token per ``interval``, at most ``burst`` saved."""
+
+    interval: Duration = field(default=0.0, metadata={"check": non_negative})
+    burst: int = field(default=0, metadata={"check": non_negative})
 
 
 @dataclass(frozen=True)
@@ -74,6 +131,7 @@ class WebConfig:
     tls_server_config: TlsServerConfig | None = None
     http_server_config: HttpServerConfig = field(default_factory=HttpServerConfig)
     basic_auth_users: dict[str, str] = field(default_factory=dict)
+    rate_limit: RateLimit = field(default_factory=RateLimit)
 
 
 def load_web_config(path: str | Path) -> WebConfig:
@@ -95,18 +153,44 @@ def load_web_config(path: str | Path) -> WebConfig:
     return cfg
 
 
+def ignored_settings(cfg: WebConfig) -> list[str]:
+    """Settings of the toolkit schema that Python's stack cannot apply (warned about at start)."""
+    out = []
+    tls = cfg.tls_server_config
+    if tls is not None and tls.cipher_suites:
+        out.append("tls_server_config.cipher_suites (OpenSSL's default cipher suites are used)")
+    if tls is not None and tls.curve_preferences:
+        out.append("tls_server_config.curve_preferences (OpenSSL's default curves are used)")
+    if cfg.http_server_config.http2:
+        out.append("http_server_config.http2 (the server speaks HTTP/1.1 only)")
+    return out
+
+
 def ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
     """A server-side SSL context; raises ConfigError naming the bad file."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = _VERSIONS[tls.min_version]
     ctx.maximum_version = _VERSIONS[tls.max_version]
+    if tls.prefer_server_cipher_suites:
+        ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     try:
-        ctx.load_cert_chain(tls.cert_file, tls.key_file)
+        if tls.cert or tls.key:
+            _load_inline_chain(ctx, tls)
+        else:
+            ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError([f"tls_server_config.cert_file/key_file: cannot load certificate or key: {exc}"]) from None
-    if tls.client_ca_file:
+        raise ConfigError(
+            [
+                "tls_server_config.cert_file/key_file: cannot load certificate or key: "
+                + str(exc.strerror or getattr(exc, "reason", None) or type(exc).__name__)
+            ]
+        ) from None
+    if tls.client_ca_file or tls.client_ca:
         try:
-            ctx.load_verify_locations(tls.client_ca_file)
+            if tls.client_ca:
+                ctx.load_verify_locations(cadata=tls.client_ca)
+            else:
+                ctx.load_verify_locations(tls.client_ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError([f"tls_server_config.client_ca_file: cannot load: {exc}"]) from None
     ctx.verify_mode = {
@@ -116,41 +200,44 @@ def ssl_context(tls: TlsServerConfig) -> ssl.SSLContext:
         "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
         "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
     }[tls.client_auth_type]
-    if tls.client_auth_type in ("RequestClientCert", "RequireAnyClientCert") and not tls.client_ca_file:
+    if tls.client_auth_type in ("RequestClientCert", "RequireAnyClientCert") and not (
+        tls.client_ca_file or tls.client_ca
+    ):
         # Python cannot request a certificate without verifying it against some CA.
         ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)
     return ctx
 
 
-class BasicAuth:
-    """Checks ``Authorization: Basic`` credentials against bcrypt hashes."""
+def _load_inline_chain(ctx: ssl.SSLContext, tls: TlsServerConfig) -> None:
+    """``cert``/``key`` given inline: OpenSSL loads them from private files removed at once."""
+    with tempfile.TemporaryDirectory(prefix="llm-exporter-tls-") as tmp:
+        cert = Path(tmp) / "cert.pem"
+        key = Path(tmp) / "key.pem"
+        for path, inline, fallback in ((cert, tls.cert, tls.cert_file), (key, tls.key, tls.key_file)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(inline if inline else Path(str(fallback)).read_text(encoding="utf-8"))
+        ctx.load_cert_chain(str(cert), str(key))
 
-    def __init__(self, users: dict[str, str]) -> None:
-        self._users = {u: h.encode() for u, h in users.items()}
-        self._ok: set[bytes] = set()
-        self._lock = threading.Lock()
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._users)
-
-    def check(self, user: str, password: str) -> bool:
-        hashed = self._users.get(user)
-        if hashed is None:
-            # Spend the same time as a real check so user names cannot be probed.
-            bcrypt.checkpw(b"x", b"$2b$10$abcdefghijklmnopqrstuu5dTB2hYb9qOYW0FgX5n8bZNgS1P5pCS")
-            return False
-        token = hashlib.sha256(user.encode() + b"\0" + password.encode() + b"\0" + hashed).digest()
-        with self._lock:
-            if any(hmac.compare_digest(token, t) for t in self._ok):
-                return True
+def allowed_san(peer: dict[str, Any] | None, allowed: list[str]) -> bool:
+    """True when the verified peer certificate carries one of ``allowed`` as a SAN (DNS, IP, e-mail, URI)."""
+    if not allowed:
+        return True
+    if not peer:
+        return False
+    names = set()
+    for kind, value in peer.get("subjectAltName", ()):
+        if kind == "IP Address":
+            try:
+                value = str(ipaddress.ip_address(value.strip()))
+            except ValueError:
+                pass
+        names.add(value)
+    wanted = set()
+    for name in allowed:
         try:
-            good = bcrypt.checkpw(password.encode(), hashed)
+            wanted.add(str(ipaddress.ip_address(name)))
         except ValueError:
-            good = False
-        if good:
-            with self._lock:
-                if len(self._ok) > 1000:
-                    self._ok.clear()
-                self._ok.add(token)
-        return good
+            wanted.add(name)
+    return bool(names & wanted)

@@ -55,6 +55,11 @@ def make_pki(d: Path) -> dict[str, Path]:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
             )
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName("prometheus.test"), x509.RFC822Name("prom@example.test")]),
+                critical=False,
+            )
         cert = builder.sign(ca_key, hashes.SHA256())
         out[f"{role}_crt"] = d / f"{role}.crt"
         out[f"{role}_key"] = d / f"{role}.key"
