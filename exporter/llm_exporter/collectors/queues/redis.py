@@ -98,6 +98,7 @@ class RedisQueueCollector(BaseCollector[QueueTarget]):
             if self._readers is None or time.monotonic() - self._discovered_at >= self.config.discovery_interval:
                 self._readers = self._discover(client, deadline)
                 self._discovered_at = time.monotonic()
+                _set_timeout(client, deadline.timeout(self.config.timeout))  # what is left of this scrape
             rows = self._read(client, self._readers)
         except redis.AuthenticationError as exc:
             self.close()
@@ -265,13 +266,25 @@ def _glob_escape(text: str) -> str:
 
 
 def _set_timeout(client: redis.Redis, timeout: float) -> None:
-    """Apply this scrape's per-call timeout to new and idle pooled connections."""
+    """Apply this scrape's per-call timeout to new and idle pooled connections.
+
+    The connection's own timeout is not enough: redis-py's parser keeps the socket timeout
+    of the moment the connection was opened (``SocketBuffer.socket_timeout``, hiredis'
+    ``_socket_timeout``) and restores it after every ``can_read``, which the pool calls on
+    each checkout. So the parser is told too.
+    """
     pool = client.connection_pool
     pool.connection_kwargs["socket_timeout"] = timeout
     pool.connection_kwargs["socket_connect_timeout"] = timeout
     for conn in list(getattr(pool, "_available_connections", [])):
         conn.socket_timeout = timeout
         conn.socket_connect_timeout = timeout
+        parser = getattr(conn, "_parser", None)
+        buffer = getattr(parser, "_buffer", None)
+        if buffer is not None and hasattr(buffer, "socket_timeout"):
+            buffer.socket_timeout = timeout
+        if parser is not None and hasattr(parser, "_socket_timeout"):
+            parser._socket_timeout = timeout
         sock = getattr(conn, "_sock", None)
         if sock is not None:
             try:
