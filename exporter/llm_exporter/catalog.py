@@ -119,6 +119,14 @@ _SPECS: tuple[MetricSpec, ...] = (
     ),
     _m(
         "target",
+        "llm_target_dropped_series",
+        "gauge",
+        "Series of the target not exported in this scrape because it is over its max_models or max_series limit "
+        "(an upstream series left unread past max_series in one family counts once).",
+        _T,
+    ),
+    _m(
+        "target",
         "llm_upstream_rejected_samples_total",
         "counter",
         "Upstream samples dropped as invalid, by reason: nan, inf, negative (a counter below 0), "

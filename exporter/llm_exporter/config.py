@@ -65,6 +65,8 @@ class InferenceTarget:
     timeout: Duration = field(default=5.0, metadata={"check": positive})
     max_body_bytes: int = field(default=32 * 1024 * 1024, metadata={"check": positive})
     max_samples: int = field(default=200_000, metadata={"check": positive})
+    max_series: int = field(default=20_000, metadata={"check": positive})
+    max_models: int = field(default=1_000, metadata={"check": positive})
     bearer_token: str | None = field(default=None, metadata={"secret": True})
     probe: ProbeConfig | None = None
     process: ProcessConfig | None = None

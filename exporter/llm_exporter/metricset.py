@@ -81,6 +81,18 @@ class MetricSet:
         for name, series in other._series.items():
             self._series.setdefault(name, {}).update(series)
 
+    def limit(self, max_series: int) -> int:
+        """Keep the first ``max_series`` series (in the order they were added); returns how many were dropped."""
+        kept, dropped = 0, 0
+        for name in list(self._series):
+            series = self._series[name]
+            room = max(0, max_series - kept)
+            if len(series) > room:
+                dropped += len(series) - room
+                self._series[name] = dict(list(series.items())[:room])
+            kept += len(self._series[name])
+        return dropped
+
     # -- reading (tests, rules) ------------------------------------------------------
     def get(self, name: str, labels: Mapping[str, str] | None = None) -> float | Histogram | None:
         spec = self._spec(name)

@@ -11,7 +11,8 @@ of ``_bucket``/``_sum``/``_count`` lines and of ``le`` among the labels, floats 
 ``1.28734e+06``/``NaN``/``+Inf``, escaped label values (``\\"``, ``\\\\``, ``\\n``), blank
 lines, ``\\r\\n`` endings, ``# EOF``, exemplars and timestamps after the value, families
 with HELP/TYPE but no samples. Bounds: body bytes, sample lines and the length of one
-line (``MAX_LINE``, 64 KiB), all ``PromTextError``. The cost is linear in the body size
+line (``MAX_LINE``, 64 KiB), all ``PromTextError``; past ``max_family_series`` series
+of one wanted family, further new series are counted in ``Snapshot.skipped``, not read. The cost is linear in the body size
 whatever its shape: a line split over many chunks is collected in pieces, never by
 re-concatenating its growing tail, and cannot grow past ``MAX_LINE``.
 Invalid UTF-8 and HTML are errors. A duplicated series keeps its first value (as
@@ -62,6 +63,7 @@ class Snapshot:
     types: dict[str, str] = field(default_factory=dict)
     samples: int = 0
     duplicates: int = 0
+    skipped: int = 0  # samples of a wanted family past ``max_family_series`` (not parsed)
     openmetrics_eof: bool = False
 
 
@@ -93,8 +95,10 @@ class Parser:
         max_samples: int = 1_000_000,
         max_bytes: int = 64 * 1024 * 1024,
         max_line: int = MAX_LINE,
+        max_family_series: int = 1_000_000,
     ) -> None:
         self.max_line = max_line
+        self.max_family_series = max_family_series
         self._want_scalar = {canonical(n) for n in scalars}
         self._want_hist = {canonical(n) for n in histograms}
         self.max_samples = max_samples
@@ -177,6 +181,7 @@ class Parser:
         snap = self.snap
         names = self._names
         max_samples = self.max_samples
+        max_family = self.max_family_series
         samples = snap.samples
         base_no = self._line_no
         self._line_no += len(lines)
@@ -212,10 +217,13 @@ class Parser:
                 continue
             self._line_no = n
             if kind == 1:
-                labels, value = self._sample(line, br, end)
                 series = snap.scalars.get(hit[1])
                 if series is None:
                     series = snap.scalars[hit[1]] = {}
+                elif len(series) >= max_family:  # a family this large is not read any further
+                    snap.skipped += 1
+                    continue
+                labels, value = self._sample(line, br, end)
                 if labels in series:
                     snap.duplicates += 1
                 else:
@@ -346,6 +354,9 @@ class Parser:
             series = self.snap.histograms[base] = {}
         hs = series.get(pairs)
         if hs is None:
+            if len(series) >= self.max_family_series:
+                self.snap.skipped += 1
+                return
             hs = series[pairs] = HistSeries()
         if le is not None:
             if le in hs.buckets:

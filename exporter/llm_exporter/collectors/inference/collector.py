@@ -104,7 +104,14 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
         for e in engines:
             scalars |= e.scalar_names()
             hists |= e.histogram_names()
-        parser = Parser(scalars, hists, max_samples=self.config.max_samples, max_bytes=self.config.max_body_bytes)
+        cfg = self.config
+        parser = Parser(
+            scalars,
+            hists,
+            max_samples=cfg.max_samples,
+            max_bytes=cfg.max_body_bytes,
+            max_family_series=cfg.max_series,
+        )
         url = join(self.config.url, self.config.metrics_path)
         snap, _ = fetch_metrics(self.session, url, deadline, cap=self._cap(), headers=self._headers(), parser=parser)
         return snap
@@ -112,28 +119,41 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
     def _normalise(self, engine: Engine, snap: Snapshot, out: MetricSet, deadline: Deadline) -> None:
         self._refresh_meta(engine, deadline, need_model=not engine.model_labels and not self.config.model)
         default_model = self.config.model or next(iter(self._meta.models), "") or "unknown"
-        res = normalise(engine, snap, out, self.config.name, default_model, self._folder)
+        cfg = self.config
+        res = normalise(engine, snap, out, cfg.name, default_model, self._folder, max_models=cfg.max_models)
         self._rejected.note(res.rejected)
         warnings = list(res.warnings)
         if snap.duplicates:
             warnings.append(f"{snap.duplicates} duplicate series in the body (first value kept)")
-        self._warn(warnings)
         models = set(res.models)
         if not engine.model_labels:
             models.add(default_model)
         for model in sorted(models):
             extra = self._meta.models.get(model, {})
-            out.add(
-                "llm_model_info", 1.0, {"target": self.config.name, "server": engine.server, "model": model, **extra}
+            out.add("llm_model_info", 1.0, {"target": cfg.name, "server": engine.server, "model": model, **extra})
+        over_series = out.limit(cfg.max_series)
+        # Unread upstream series, series of models over the cap (and their llm_model_info), the rest.
+        dropped = snap.skipped + res.dropped_series + len(res.dropped_models) + over_series
+        if res.dropped_models:
+            warnings.append(
+                f"more than max_models={cfg.max_models} models: the others are not exported "
+                f"(e.g. {min(res.dropped_models)[:80]!r}; see llm_target_dropped_series)"
             )
-        self._target_info(out, engine.server)
+        if over_series or snap.skipped:
+            warnings.append(
+                f"more than max_series={cfg.max_series} series: the rest is not exported (see llm_target_dropped_series)"
+            )
+        self._warn(warnings)
+        self._target_info(out, engine.server, dropped)
 
-    def _target_info(self, out: MetricSet, server: str) -> None:
+    def _target_info(self, out: MetricSet, server: str, dropped: int = 0) -> None:
+        """The target's own series (identity, rejected samples, dropped series): outside max_series."""
         out.add(
             "llm_target_info",
             1.0,
             {"target": self.config.name, "kind": "inference", "software": server, "version": self._meta.version},
         )
+        out.add("llm_target_dropped_series", float(dropped), {"target": self.config.name})
         for reason, n in self._rejected.counts().items():
             out.add("llm_upstream_rejected_samples_total", float(n), {"target": self.config.name, "reason": reason})
 

@@ -194,6 +194,8 @@ class Result:
     models: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (upstream family, reason)
+    dropped_models: set[str] = field(default_factory=set)  # over max_models: not exported
+    dropped_series: int = 0
 
 
 def _model(labels: LabelKey, engine: Engine, default: str) -> str:
@@ -225,9 +227,26 @@ def normalise(
     target: str,
     default_model: str,
     folder: CounterFolder,
+    max_models: int = 1_000_000,
 ) -> Result:
-    """Apply ``engine``'s table to ``snap`` and add the catalog samples to ``out``."""
+    """Apply ``engine``'s table to ``snap`` and add the catalog samples to ``out``.
+
+    Models beyond the first ``max_models`` seen are not exported (``Result.dropped_models``,
+    and ``dropped_series`` counts their distinct output series).
+    """
     res = Result()
+    dropped: set[tuple[str, str]] = set()
+
+    def admit(metric: str, model: str) -> bool:
+        if model in res.models:
+            return True
+        if len(res.models) >= max_models:
+            res.dropped_models.add(model)
+            dropped.add((metric, model))
+            return False
+        res.models.add(model)
+        return True
+
     folder.begin()
     gauges: dict[tuple[str, tuple], list[float]] = {}
     gauge_agg: dict[str, str] = {}
@@ -237,7 +256,7 @@ def normalise(
 
     for rule in engine.rules:
         if isinstance(rule, SumCountRule):
-            _sum_count(rule, snap, engine, target, default_model, hists, res)
+            _sum_count(rule, snap, engine, target, default_model, hists, admit)
             continue
         mtype = CATALOG[rule.metric].type
         alt = next((a for a in rule.alternatives if _present(a, snap, mtype == "histogram")), None)
@@ -249,7 +268,8 @@ def normalise(
                 if not s.matches(labels):
                     continue
                 model = _model(labels, engine, default_model)
-                res.models.add(model)
+                if not admit(rule.metric, model):
+                    continue
                 out_labels: tuple = (("target", target), ("model", model))
                 if rule.metric == "llm_requests_total":
                     out_labels += (("finish_reason", _reason(rule, labels)),)
@@ -283,6 +303,7 @@ def normalise(
         out.add(metric, folder.update((metric, labels), sources), dict(labels))
     for (metric, labels), parts in hists.items():
         _emit_hist(metric, labels, parts, out, folder, res)
+    res.dropped_series = len(dropped)
     # Pre-create the engine's other finish reasons at 0 for models that report outcomes.
     with_outcomes = {dict(k[1])["model"] for k in counters if k[0] == "llm_requests_total"}
     if with_outcomes:
@@ -311,7 +332,13 @@ def _reasons_of(engine: Engine) -> list[str]:
 
 
 def _sum_count(
-    rule: SumCountRule, snap: Snapshot, engine: Engine, target: str, default_model: str, hists: dict, res: Result
+    rule: SumCountRule,
+    snap: Snapshot,
+    engine: Engine,
+    target: str,
+    default_model: str,
+    hists: dict,
+    admit: Callable[[str, str], bool],
 ) -> None:
     sums = snap.scalars.get(rule.sum.key)
     if not sums:
@@ -326,9 +353,8 @@ def _sum_count(
         if not rule.sum.matches(labels):
             continue
         model = _model(labels, engine, default_model)
-        if model not in counts:
+        if model not in counts or not admit(rule.metric, model):
             continue
-        res.models.add(model)
         hs = HistSeries({math.inf: counts.pop(model)}, value, None)
         okey = (rule.metric, (("target", target), ("model", model)))
         hists.setdefault(okey, []).append(((rule.metric, rule.sum.key, labels), hs, rule.sum.scale))
