@@ -116,12 +116,18 @@ def test_probe_success_with_ratelimit_headers(tmp_path: Path, caplog: pytest.Log
         (sse([json.dumps({"error": {"message": "model overloaded"}})]), "error event"),
         (sse(["{not json"]), "malformed stream event"),
         (sse([json.dumps({"choices": [{"delta": {"role": "assistant"}}]}), "[DONE]"]), "without a token"),
+        # A redirect (here to another origin, which answers fine) is not followed: no key or prompt leaves.
+        ("redirect", "HTTP 307"),
     ],
 )
 def test_probe_failures(tmp_path: Path, caplog: pytest.LogCaptureFixture, route, error: str) -> None:
     caplog.set_level(logging.DEBUG)
-    with Upstream({"POST /v1/chat/completions": route}) as up:
-        out = _collect(_probe(tmp_path, up.url))
+    with Upstream({"POST /v1/chat/completions": sse(["{}"])}) as other:
+        if route == "redirect":
+            route = send(307, b"", headers={"Location": other.url + "/v1/chat/completions"})
+        with Upstream({"POST /v1/chat/completions": route}) as up:
+            out = _collect(_probe(tmp_path, up.url))
+        assert other.requests == []
     lab = {"target": "api", "model": "gpt-test"}
     assert out.get("llm_probe_success", lab) == 0.0
     assert out.get("llm_probe_duration_seconds", lab) >= 0

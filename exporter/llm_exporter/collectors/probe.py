@@ -131,7 +131,12 @@ class ProbeCollector(BaseCollector[InferenceTarget]):
         if model:
             return model
         try:
-            resp = session.get(join(self.config.url, "/v1/models"), headers=self._session_headers(), timeout=timeout)
+            resp = session.get(
+                join(self.config.url, "/v1/models"),
+                headers=self._session_headers(),
+                timeout=timeout,
+                allow_redirects=False,  # never carry the API key or the prompt to another host
+            )
             data = resp.json().get("data") if resp.status_code == 200 else None
             if isinstance(data, list) and data and isinstance(data[0], dict):
                 return str(data[0].get("id", ""))
@@ -159,6 +164,7 @@ class ProbeCollector(BaseCollector[InferenceTarget]):
                     data=json.dumps(body),
                     timeout=probe.timeout,
                     stream=True,
+                    allow_redirects=False,
                 )
             except requests.Timeout:
                 return ProbeResult(model, False, time.monotonic() - t0, error="timeout")
