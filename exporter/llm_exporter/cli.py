@@ -283,6 +283,7 @@ def serve(
     signal.signal(signal.SIGINT, on_term)
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_hup)
+    runtime.start_warmup()  # /-/ready answers 503 until this first collection has finished
     try:
         server.serve_forever(poll_interval=0.5)
     finally:

@@ -41,7 +41,7 @@ class Runtime:
             raise ConfigError([f"<root>: cannot build the collectors: {type(exc).__name__}: {exc}"]) from None
         self.reload_ok = True
         self.reload_ok_at = time.time()
-        self.ready = True
+        self._collected = threading.Event()  # readiness: the first collection has finished
         self._generation = 0  # bumped on every reload attempt: part of the render cache key
         self._render_lock = threading.Lock()
         self._rendered_key: tuple[object, ...] = ()
@@ -96,6 +96,26 @@ class Runtime:
             timeout = min(asked, timeout)
         return max(0.05, timeout - sc.timeout_offset)
 
+    @property
+    def ready(self) -> bool:
+        """Config loaded (always, once constructed) and a first collection finished, whatever it found."""
+        return self._collected.is_set()
+
+    def start_warmup(self) -> threading.Thread:
+        """Run the first collection in the background so that ``/-/ready`` turns 200 without a scrape."""
+
+        def warm() -> None:
+            try:
+                self.collect(self.scrape_timeout(None))
+            except Exception as exc:
+                log.error("first collection failed: %s: %s", type(exc).__name__, exc)
+            finally:
+                self._collected.set()
+
+        thread = threading.Thread(target=warm, name="first-collection", daemon=True)
+        thread.start()
+        return thread
+
     def collect(self, timeout: float) -> MetricSet:
         """One full collection: every collector plus the exporter's own gauges."""
         return self._collect(timeout)[0]
@@ -105,6 +125,7 @@ class Runtime:
             engine = self.engine
             reload_ok, reload_at, generation = self.reload_ok, self.reload_ok_at, self._generation
         collection: Collection = engine.collect(timeout)
+        self._collected.set()
         out = collection.metrics
         out.add("llm_exporter_build_info", 1.0, {"version": __version__, "python_version": platform.python_version()})
         out.add("llm_exporter_config_last_reload_successful", 1.0 if reload_ok else 0.0)

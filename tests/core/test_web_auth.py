@@ -25,6 +25,7 @@ from llm_exporter.config import load_config_text
 from llm_exporter.runtime import Runtime
 from llm_exporter.server import ExporterHTTPServer
 from llm_exporter.webconfig import load_web_config
+from support import wait_for
 
 QUIET = "gpu:\n  enabled: false\n"
 PASSWORD = "correct horse"
@@ -142,7 +143,7 @@ def test_probes_need_no_credentials_and_the_image_healthcheck_passes(tmp_path: P
     web.write_text(f"basic_auth_users:\n  prom: '{hashed}'\n")
     with run_exporter(QUIET, tmp_path, args=(f"--web.config.file={web}",), plain_http=False) as exp:
         assert get(exp.port, "/-/healthy") == 200
-        assert get(exp.port, "/-/ready") == 200
+        wait_for(lambda: get(exp.port, "/-/ready") == 200, 30, what="first collection")
         assert get(exp.port, "/metrics") == 401
         assert get(exp.port, "/") == 401
         res = subprocess.run(
