@@ -87,7 +87,7 @@ def parse_server_flags(argv: list[str], environ: dict[str, str]) -> ServerFlags:
     )
 
 
-def find_server(proc: Path = Path("/proc")) -> tuple[ServerFlags, Path] | None:
+def find_server(proc: Path = Path("/proc")) -> tuple[ServerFlags, Path | None] | None:
     """The serving process's flags and working directory: PID 1 first, then the lowest PID."""
     me = os.getpid()
     pids = sorted(int(p.name) for p in proc.iterdir() if p.name.isdigit() and int(p.name) != me)
@@ -95,12 +95,15 @@ def find_server(proc: Path = Path("/proc")) -> tuple[ServerFlags, Path] | None:
         base = proc / str(pid)
         try:
             argv = _read_nul_list(base / "cmdline")
-            if not is_server_argv(argv):
-                continue
-            env = dict(e.partition("=")[::2] for e in _read_nul_list(base / "environ"))
-            cwd = (base / "cwd").resolve()
         except OSError:
-            continue  # gone, or another user's process
+            continue  # gone meanwhile
+        if not is_server_argv(argv):
+            continue
+        try:  # environ and cwd need the same user; without them flags still count
+            env = dict(e.partition("=")[::2] for e in _read_nul_list(base / "environ"))
+            cwd: Path | None = (base / "cwd").resolve(strict=True)
+        except OSError:
+            env, cwd = {}, None
         return parse_server_flags(argv, env), cwd
     return None
 

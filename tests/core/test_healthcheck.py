@@ -109,3 +109,11 @@ def test_cli_exit_status(tmp_path: Path) -> None:
         timeout=30,
     )
     assert bad.returncode == 1 and "invalid listen address" in bad.stdout, bad.stdout
+
+
+def test_flags_count_when_environ_is_unreadable(tmp_path: Path) -> None:
+    """Another user's environ (or cwd) cannot be read: the command line still gives the flags."""
+    for pid, argv in (("1", ["python", "-c", "pass"]), ("5", ["llm-exporter", "--web.listen-address=:9100"])):
+        (tmp_path / pid).mkdir()
+        (tmp_path / pid / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+    assert find_server(tmp_path) == (ServerFlags(":9100", None), None)
