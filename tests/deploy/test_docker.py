@@ -100,7 +100,7 @@ def _k8s_images(path: Path) -> list[str]:
 
 
 def test_every_reference_uses_the_image_the_build_produces() -> None:
-    """Compose tags its build with `image:`; the manifests and the docs must name that same tag."""
+    """Compose tags its build with `image:`; the manifests, the chart and the docs name that same tag."""
     compose = yaml.safe_load((REPO / "deploy" / "compose" / "compose.yaml").read_text())
     built = {n: s["image"] for n, s in compose["services"].items() if "build" in s}
     assert built and set(built.values()) == {IMAGE_REF}, built
@@ -109,6 +109,10 @@ def test_every_reference_uses_the_image_the_build_produces() -> None:
     assert any(refs.values()), "no Kubernetes manifest runs the exporter image"
     for path, images in refs.items():
         assert set(images) <= {IMAGE_REF}, f"{path}: {images}"
+    chart = REPO / "deploy" / "helm" / "llm-exporter"
+    values = yaml.safe_load((chart / "values.yaml").read_text())["image"]
+    tag = values["tag"] or yaml.safe_load((chart / "Chart.yaml").read_text())["appVersion"]
+    assert f"{values['repository']}:{tag}" == IMAGE_REF, "the Helm chart's default image"
     for doc in (DOCKERFILE, REPO / "README.md", REPO / "docs" / "deploy.md", REPO / "deploy" / "README.md"):
         mentioned = set(re.findall(r"ghcr\.io/llm-exporter/llm-exporter:[\w.-]+", doc.read_text()))
         assert mentioned <= {IMAGE_REF}, f"{doc.relative_to(REPO)}: {mentioned}"
