@@ -109,7 +109,7 @@ class Parser:
         self._bytes = 0
         self._line_no = 0
         self._label_cache: dict[str, tuple[tuple[str, str], ...]] = {}
-        self._names: dict[str, tuple[int, str, str]] = {}
+        self._names: dict[str, tuple] = {}
         self.snap = Snapshot()
 
     # -- input -----------------------------------------------------------------------
@@ -165,14 +165,17 @@ class Parser:
         return self.snap
 
     # -- the hot loop ----------------------------------------------------------------
-    def _classify(self, name: str) -> tuple[int, str, str]:
-        """(0, -, -) skip; (1, key, -) wanted scalar; (2, base, suffix) wanted histogram sample."""
+    def _classify(self, name: str) -> tuple:
+        """(0, -, -) skip; (1, key, -) wanted scalar; (2, base, suffix) wanted histogram sample;
+        (3, key, suffix, base) both (a histogram's ``_sum`` also read as a scalar)."""
         key = canonical(name)
+        base, _, suffix = key.rpartition("_")
+        in_hist = suffix in _HIST_SUFFIXES and base in self._want_hist
         if key in self._want_scalar:
-            hit = (1, key, "")
+            # A histogram's _sum/_count may also be wanted as a scalar (TGI's token-length sums).
+            hit: tuple = (3, key, suffix, base) if in_hist else (1, key, "")
         else:
-            base, _, suffix = key.rpartition("_")
-            hit = (2, base, suffix) if suffix in _HIST_SUFFIXES and base in self._want_hist else (0, "", "")
+            hit = (2, base, suffix) if in_hist else (0, "", "")
         if len(self._names) < 65536:
             self._names[name] = hit
         return hit
@@ -216,20 +219,22 @@ class Parser:
             if kind == 0:
                 continue
             self._line_no = n
-            if kind == 1:
-                series = snap.scalars.get(hit[1])
-                if series is None:
-                    series = snap.scalars[hit[1]] = {}
-                elif len(series) >= max_family:  # a family this large is not read any further
-                    snap.skipped += 1
-                    continue
-                labels, value = self._sample(line, br, end)
-                if labels in series:
-                    snap.duplicates += 1
-                else:
-                    series[labels] = value
-            else:
+            if kind == 2:
                 self._hist_sample(hit[1], hit[2], line, br, end)
+                continue
+            series = snap.scalars.get(hit[1])
+            if series is None:
+                series = snap.scalars[hit[1]] = {}
+            elif len(series) >= max_family:  # a family this large is not read any further
+                snap.skipped += 1
+                continue
+            labels, value = self._sample(line, br, end)
+            if labels in series:
+                snap.duplicates += 1
+            else:
+                series[labels] = value
+            if kind == 3:
+                self._hist_sample(hit[3], hit[2], line, br, end)
         snap.samples = samples
         self._line_no = base_no + len(lines)
 

@@ -15,11 +15,13 @@ from llm_exporter.collectors.inference.mapping import Engine
 FIXTURES = {
     "vllm-v1.prom": ENGINES["vllm"],
     "vllm-v1-openmetrics.prom": ENGINES["vllm"],
+    "vllm-v1-signals.prom": ENGINES["vllm"],
     "vllm-0.10.prom": ENGINES["vllm"],
     "vllm-v0.prom": ENGINES["vllm"],
     "ray-vllm.prom": RAY_VLLM,
     "sglang.prom": ENGINES["sglang"],
     "sglang-0.4.prom": ENGINES["sglang"],
+    "sglang-dp.prom": ENGINES["sglang"],
     "tgi.prom": ENGINES["tgi"],
     "triton-trtllm.prom": ENGINES["triton"],
     "llamacpp.prom": ENGINES["llamacpp"],
@@ -61,7 +63,7 @@ def test_created_series_and_suffixes_fold_into_their_family() -> None:
 
 
 def test_ignored_patterns_follow_a_renamed_table() -> None:
-    body = "# TYPE ray_vllm_num_preemptions_total counter\nray_vllm_num_preemptions_total 1\n"
-    assert classify(RAY_VLLM, body).ignored == ("ray_vllm_num_preemptions_total",)
+    body = "# TYPE ray_vllm_cache_config_info gauge\nray_vllm_cache_config_info 1\n"
+    assert classify(RAY_VLLM, body).ignored == ("ray_vllm_cache_config_info",)
     bare = Engine("x", (), ())
-    assert unknown_families(bare, body) == ["ray_vllm_num_preemptions_total"]
+    assert unknown_families(bare, body) == ["ray_vllm_cache_config_info"]

@@ -193,12 +193,33 @@ def test_latency_histogram_counts_equal_request_count(run: Run) -> None:
         run.prom.wait_for(f'{metric}_count{{target="vllm",model="{VLLM_MODEL}"}} == {n}')
 
 
+def test_length_and_phase_histograms_match_the_responses(run: Run) -> None:
+    n = run.traffic.requests
+    text = _settled(run)
+    # Per-request length histograms: one observation per request, sums equal to the usage sums.
+    assert value(text, "llm_request_prompt_tokens_count", model=VLLM_MODEL) == n
+    assert value(text, "llm_request_prompt_tokens_sum", model=VLLM_MODEL) == run.traffic.prompt
+    assert value(text, "llm_request_generation_tokens_count", model=VLLM_MODEL) == n
+    assert value(text, "llm_request_generation_tokens_sum", model=VLLM_MODEL) == run.traffic.completion
+    for phase in ("prefill", "decode", "inference"):
+        assert value(text, f"llm_request_{phase}_duration_seconds_count", model=VLLM_MODEL) == n, phase
+    assert value(text, "llm_preemptions_total", model=VLLM_MODEL) == 0
+    assert value(text, "llm_engine_sleep_state", model=VLLM_MODEL, state="awake") == 1
+    assert value(text, "llm_requests_waiting_by_reason", model=VLLM_MODEL, reason="capacity") == 0
+    assert value(text, "llm_engine_requests_running", model=VLLM_MODEL, engine="0") == 0
+    want = run.traffic.prompt
+    run.prom.wait_for(f'llm_request_prompt_tokens_sum{{target="vllm",model="{VLLM_MODEL}"}} == {want}')
+    run.prom.wait_for(f'llm_request_prefill_duration_seconds_count{{target="vllm",model="{VLLM_MODEL}"}} == {n}')
+
+
 def test_running_and_waiting_move_under_a_burst(run: Run) -> None:
     assert run.seen_running >= 1 and run.seen_waiting >= 1, (run.seen_running, run.seen_waiting)
     assert run.seen_running <= 2  # --max-num-seqs 2
-    for metric in ("llm_requests_running", "llm_requests_waiting"):
+    for metric in ("llm_requests_running", "llm_requests_waiting", "llm_engine_requests_waiting"):
         run.prom.wait_for(f'max_over_time({metric}{{target="vllm"}}[10m]) >= 1')
         run.prom.wait_for(f'{metric}{{target="vllm"}} == 0')  # idle again after the burst
+    # While waiting, the requests waited for capacity (--max-num-seqs), not by policy.
+    run.prom.wait_for('max_over_time(llm_requests_waiting_by_reason{target="vllm",reason="capacity"}[10m]) >= 1')
 
 
 def test_model_info_names_the_served_model(run: Run) -> None:

@@ -13,7 +13,7 @@ import fnmatch
 from dataclasses import dataclass
 
 from ...promtext import canonical
-from .mapping import Engine, Rule, SumCountRule
+from .mapping import Engine, LoraInfoRule, Rule, SumCountRule
 
 # Suffixes a family's samples carry (prometheus_client, prometheus-cpp, Rust exporter).
 _SAMPLE_SUFFIXES = ("_bucket", "_count", "_sum", "_created", "_total", "_gcount", "_gsum", "_info")
@@ -59,6 +59,8 @@ def mapped_names(engine: Engine) -> set[str]:
         if isinstance(r, SumCountRule):
             out.add(r.sum.key)
             out.update(s.key for s in r.count)
+        elif isinstance(r, LoraInfoRule):
+            out.add(r.src.key)
         elif isinstance(r, Rule):
             out.update(s.key for alt in r.alternatives for s in alt)
     return out

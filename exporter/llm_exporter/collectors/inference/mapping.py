@@ -70,7 +70,9 @@ class Rule:
 
     ``reason`` fixes ``finish_reason``; ``reason_label`` + ``reason_map`` translate an
     upstream label (unmapped values become ``unknown``; a callable may be given).
-    ``agg`` folds gauges: ``sum`` or ``mean``.
+    ``agg`` folds gauges: ``sum`` or ``mean``. ``keep`` lists (upstream label, catalog label)
+    pairs carried over instead of folded (vLLM ``reason``, ``engine``); a series lacking one
+    of them is skipped.
     """
 
     metric: str
@@ -79,6 +81,20 @@ class Rule:
     reason: str | None = None
     reason_label: str | None = None
     reason_map: Mapping[str, str] | Callable[[str], str] | None = None
+    keep: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class LoraInfoRule:
+    """vLLM ``lora_requests_info``: comma lists of adapters in labels, value = when last set.
+
+    The newest series (highest value) is the current state: ``llm_lora_adapters{state}``
+    counts its distinct running / waiting adapters, ``llm_lora_adapters_max`` is ``max_lora``.
+    No adapter name becomes a label, so the series stay bounded.
+    """
+
+    src: Src
+    metric: str = "llm_lora_adapters"
 
 
 @dataclass(frozen=True)
@@ -105,7 +121,7 @@ class Engine:
 
     server: str
     model_labels: tuple[str, ...]
-    rules: tuple[Rule | SumCountRule, ...]
+    rules: tuple[Rule | SumCountRule | LoraInfoRule, ...]
     default_port: int = 0
     version_path: str | None = None
     version_key: str = "version"
@@ -125,7 +141,10 @@ class Engine:
     @property
     def metrics(self) -> set[str]:
         """Catalog metrics the rules produce."""
-        return {r.metric for r in self.rules}
+        out = {r.metric for r in self.rules}
+        if any(isinstance(r, LoraInfoRule) for r in self.rules):
+            out.add("llm_lora_adapters_max")
+        return out
 
     def scalar_names(self) -> set[str]:
         out: set[str] = set()
@@ -133,6 +152,8 @@ class Engine:
             if isinstance(r, SumCountRule):
                 out.add(r.sum.name)
                 out.update(s.name for s in r.count)
+            elif isinstance(r, LoraInfoRule):
+                out.add(r.src.name)
             elif CATALOG[r.metric].type != "histogram":
                 out.update(s.name for alt in r.alternatives for s in alt)
         return out
@@ -152,6 +173,8 @@ class Engine:
         for r in self.rules:
             if isinstance(r, SumCountRule):
                 n += r.sum.key in snap.scalars
+            elif isinstance(r, LoraInfoRule):
+                continue
             elif any(_present(alt, snap, CATALOG[r.metric].type == "histogram") for alt in r.alternatives):
                 n += 1
         return n
@@ -168,10 +191,12 @@ def rename(engine: Engine, old_prefix: str, new_prefix: str, **changes: Any) -> 
         name = new_prefix + key[len(old_prefix) :] if key.startswith(old_prefix) else key
         return Src(name, s.where, s.scale)
 
-    rules: list[Rule | SumCountRule] = []
+    rules: list[Rule | SumCountRule | LoraInfoRule] = []
     for r in engine.rules:
         if isinstance(r, SumCountRule):
             rules.append(replace(r, sum=fix(r.sum), count=tuple(fix(s) for s in r.count)))
+        elif isinstance(r, LoraInfoRule):
+            rules.append(replace(r, src=fix(r.src)))
         else:
             rules.append(replace(r, alternatives=tuple(tuple(fix(s) for s in alt) for alt in r.alternatives)))
     ignored = tuple(fix(src(p)).name for p in engine.ignored)
@@ -196,6 +221,13 @@ class Result:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (upstream family, reason)
     dropped_models: set[str] = field(default_factory=set)  # over max_models: not exported
     dropped_series: int = 0
+    _rejected_seen: set[tuple] = field(default_factory=set)
+
+    def reject(self, key: str, labels: LabelKey, why: str) -> None:
+        """Count a bad upstream sample once, however many rules read it."""
+        if (key, labels) not in self._rejected_seen:
+            self._rejected_seen.add((key, labels))
+            self.rejected.append((key, why))
 
 
 def _model(labels: LabelKey, engine: Engine, default: str) -> str:
@@ -258,6 +290,8 @@ def normalise(
         if isinstance(rule, SumCountRule):
             _sum_count(rule, snap, engine, target, default_model, hists, admit)
             continue
+        if isinstance(rule, LoraInfoRule):
+            continue  # after the others: it has no model label of its own
         mtype = CATALOG[rule.metric].type
         alt = next((a for a in rule.alternatives if _present(a, snap, mtype == "histogram")), None)
         if alt is None:
@@ -273,6 +307,11 @@ def normalise(
                 out_labels: tuple = (("target", target), ("model", model))
                 if rule.metric == "llm_requests_total":
                     out_labels += (("finish_reason", _reason(rule, labels)),)
+                if rule.keep:
+                    kept = dict(labels)
+                    if any(up not in kept for up, _ in rule.keep):
+                        continue
+                    out_labels += tuple((name, kept[up]) for up, name in rule.keep)
                 okey = (rule.metric, out_labels)
                 sid = (rule.metric, s.key, labels)
                 if mtype == "histogram":
@@ -282,7 +321,7 @@ def normalise(
                     if why is None:
                         counters.setdefault(okey, {})[sid] = value * s.scale
                     else:
-                        res.rejected.append((s.key, why))
+                        res.reject(s.key, labels, why)
                         held.add(okey)
                 else:
                     gauge_agg[rule.metric] = rule.agg
@@ -290,7 +329,7 @@ def normalise(
                     if why is None:
                         gauges.setdefault(okey, []).append(value * s.scale)
                     else:
-                        res.rejected.append((s.key, why))
+                        res.reject(s.key, labels, why)
 
     for okey in held - counters.keys():
         if folder.held(okey) is not None:  # every source rejected: keep the last exported value
@@ -304,6 +343,10 @@ def normalise(
     for (metric, labels), parts in hists.items():
         _emit_hist(metric, labels, parts, out, folder, res)
     res.dropped_series = len(dropped)
+    for rule in engine.rules:
+        if isinstance(rule, LoraInfoRule):
+            only = next(iter(res.models)) if len(res.models) == 1 else default_model
+            _lora(rule, snap, out, target, only)
     # Pre-create the engine's other finish reasons at 0 for models that report outcomes.
     with_outcomes = {dict(k[1])["model"] for k in counters if k[0] == "llm_requests_total"}
     if with_outcomes:
@@ -313,6 +356,24 @@ def normalise(
                 if out.get("llm_requests_total", lab) is None:
                     out.add("llm_requests_total", 0.0, lab)
     return res
+
+
+def _lora(rule: LoraInfoRule, snap: Snapshot, out: MetricSet, target: str, model: str) -> None:
+    series = [(v, labels) for labels, v in snap.scalars.get(rule.src.key, {}).items() if math.isfinite(v)]
+    if not series:
+        return
+    _, newest = max(series, key=lambda x: x[0])
+    d = dict(newest)
+    lab = {"target": target, "model": model}
+    for state in ("running", "waiting"):
+        adapters = {a.strip() for a in d.get(f"{state}_lora_adapters", "").split(",") if a.strip()}
+        out.add(rule.metric, float(len(adapters)), {**lab, "state": state})
+    try:
+        max_lora = float(d.get("max_lora", ""))
+    except ValueError:
+        return
+    if math.isfinite(max_lora) and max_lora >= 0:
+        out.add("llm_lora_adapters_max", max_lora, lab)
 
 
 def _reasons_of(engine: Engine) -> list[str]:
@@ -369,7 +430,7 @@ def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: 
             continue
         why = _hist_reject_reason(hs)
         if why is not None:
-            res.rejected.append((sid[1], why))
+            res.reject(sid[1], sid[2], why)
             continue
         usable.append((sid, hs, scale))
         b = set(hs.buckets)

@@ -1,7 +1,8 @@
 """SGLang: current names and the 0.4-era ones (label ``name`` instead of ``model_name``).
 
 Rank labels (``tp_rank``, ``dp_rank`` ...), ``engine_type``, ``is_streaming`` and
-``priority`` are folded. ``sglang:prompt_tokens_total`` counts every prompt token of
+``priority`` are folded; ``dp_rank`` is kept as ``engine`` on the ``llm_engine_*`` views.
+Retractions (SGLang's preemption) are ``llm_preemptions_total``. ``sglang:prompt_tokens_total`` counts every prompt token of
 finished requests (cached included); hits are ``sglang:cached_tokens_total``
 (``cache_source="total"`` when split by tier). SGLang has no stop/length split: finished
 requests count as ``unknown``, aborted ones as ``abort``.
@@ -14,8 +15,11 @@ from .mapping import Engine, Rule, src
 S = "sglang:"
 
 
-def _one(metric: str, *names: str, agg: str = "sum") -> Rule:
-    return Rule(metric, tuple((src(S + n),) for n in names), agg=agg)
+def _one(metric: str, *names: str, agg: str = "sum", keep: tuple[tuple[str, str], ...] = ()) -> Rule:
+    return Rule(metric, tuple((src(S + n),) for n in names), agg=agg, keep=keep)
+
+
+DP = (("dp_rank", "engine"),)  # data-parallel attention rank (only with --enable-dp-attention)
 
 
 SGLANG = Engine(
@@ -27,6 +31,10 @@ SGLANG = Engine(
         "llm_kv_cache_usage_ratio": "✓ `token_usage`",
         "llm_requests_total": "unknown/abort",
         "llm_inter_token_latency_seconds": "✓ (0.4: old name)",
+        "llm_preemptions_total": "✓ retractions",
+        "llm_engine_requests_running": "with DP attention (`dp_rank`)",
+        "llm_engine_requests_waiting": "with DP attention (`dp_rank`)",
+        "llm_engine_kv_cache_usage_ratio": "with DP attention (`dp_rank`)",
     },
     version_path="/get_server_info",
     models_path="/v1/models",
@@ -47,6 +55,12 @@ SGLANG = Engine(
         _one("llm_inter_token_latency_seconds", "inter_token_latency_seconds", "time_per_output_token_seconds"),
         _one("llm_time_per_output_token_seconds", "request_time_per_output_token_seconds"),
         _one("llm_request_queue_duration_seconds", "queue_time_seconds"),
+        _one("llm_preemptions_total", "num_retracted_requests_total"),
+        _one("llm_request_prompt_tokens", "prompt_tokens_histogram"),
+        _one("llm_request_generation_tokens", "generation_tokens_histogram"),
+        _one("llm_engine_requests_running", "num_running_reqs", keep=DP),
+        _one("llm_engine_requests_waiting", "num_queue_reqs", keep=DP),
+        _one("llm_engine_kv_cache_usage_ratio", "token_usage", keep=DP),
     ),
     ignored=(
         S + "num_grammar_queue_reqs",
@@ -72,15 +86,14 @@ SGLANG = Engine(
         S + "decode_sum_seq_lens",
         S + "spec_*",
         S + "num_retracted_reqs",
-        S + "num_retracted_*_total",
+        S + "num_retracted_input_tokens_total",
+        S + "num_retracted_output_tokens_total",
         S + "cuda_graph_passes_total",
         S + "realtime_tokens_total",
         S + "per_stage_req_latency_seconds",
         S + "routing_key_*",  # gauges with `le` labels, not histograms
         S + "num_so_requests_total",
-        S + "prompt_tokens_histogram",
         S + "uncached_prompt_tokens_histogram",
-        S + "generation_tokens_histogram",
         S + "http_*",  # HTTP-level, no model labels
         S + "func_latency_seconds",
     ),

@@ -36,6 +36,9 @@ TGI = Engine(
         "llm_prompt_tokens_total": "≈ input-length histogram sum",
         "llm_generation_tokens_total": "≈ generated-tokens histogram sum",
         "llm_requests_total": "unknown/rejected/abort/error",
+        "llm_request_prompt_tokens": "✓ `tgi_request_input_length`",
+        "llm_request_generation_tokens": "✓ `tgi_request_generated_tokens`",
+        "llm_request_inference_duration_seconds": "✓ batch entry → done",
     },
     version_path="/info",
     models_path="/info",
@@ -49,6 +52,9 @@ TGI = Engine(
         _one("llm_request_duration_seconds", "tgi_request_duration"),
         _one("llm_time_per_output_token_seconds", "tgi_request_mean_time_per_token_duration"),
         _one("llm_request_queue_duration_seconds", "tgi_request_queue_duration"),
+        _one("llm_request_prompt_tokens", "tgi_request_input_length"),
+        _one("llm_request_generation_tokens", "tgi_request_generated_tokens"),
+        _one("llm_request_inference_duration_seconds", "tgi_request_inference_duration"),
     ),
     ignored=(
         "tgi_request_count",  # received; finished requests are success + failure
@@ -60,7 +66,6 @@ TGI = Engine(
         "tgi_batch_decode_duration",
         "tgi_batch_filter_duration",
         "tgi_request_validation_duration",
-        "tgi_request_inference_duration",
         "tgi_request_max_new_tokens",
         "tgi_request_skipped_tokens",
     ),

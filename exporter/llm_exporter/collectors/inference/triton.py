@@ -30,6 +30,8 @@ TRITON = Engine(
         "llm_request_duration_seconds": "≈ +Inf only (µs counters)",
         "llm_time_to_first_token_seconds": "✓ if `histogram_latencies=true` (ms→s)",
         "llm_request_queue_duration_seconds": "≈ +Inf only (µs counters)",
+        "llm_request_prompt_tokens": "✓ TRT-LLM input-length histogram",
+        "llm_request_generation_tokens": "✓ TRT-LLM output-length histogram",
     },
     rules=(
         Rule("llm_requests_running", ((src("nv_trt_llm_request_metrics", request_type="scheduled"),),)),
@@ -47,6 +49,8 @@ TRITON = Engine(
         ),
         Rule("llm_prompt_tokens_total", ((src("nv_llm_input_token_len_sum"),),)),
         Rule("llm_generation_tokens_total", ((src("nv_llm_output_token_len_sum"),),)),
+        Rule("llm_request_prompt_tokens", ((src("nv_llm_input_token_len"),),)),
+        Rule("llm_request_generation_tokens", ((src("nv_llm_output_token_len"),),)),
         Rule("llm_requests_total", ((src("nv_inference_request_success"),),), reason="unknown"),
         Rule(
             "llm_requests_total", ((src("nv_inference_request_failure"),),), reason_label="reason", reason_map=REASONS
