@@ -225,7 +225,8 @@ def serve(
     log_format: str,
 ) -> None:
     """Serve /metrics until SIGTERM; SIGHUP (or POST /-/reload with --web.enable-lifecycle) re-reads the config."""
-    from .server import ExporterHTTPServer, parse_listen_address
+    from .listen import parse_listen_address
+    from .server import ExporterHTTPServer
     from .webconfig import ignored_settings, load_web_config
 
     logsetup.setup(log_level, log_format)
@@ -368,20 +369,9 @@ def healthcheck(listen_address: str | None, web_config_file: str | None, timeout
     running in the same PID namespace (read from /proc), so a changed --web.listen-address needs
     no change to the HEALTHCHECK.
     """
-    from pathlib import Path
+    from .healthcheck import probe
 
-    from .healthcheck import ServerFlags, check, find_server
-
-    cwd: Path | None = None
-    if listen_address:
-        flags = ServerFlags(listen_address, web_config_file)
-    else:
-        found = find_server()
-        flags, cwd = found if found else (ServerFlags(web_config_file=web_config_file), None)
-    try:
-        healthy, why = check(flags, cwd, timeout)
-    except (ValueError, ConfigError) as exc:
-        healthy, why = False, str(exc)
+    healthy, why = probe(listen_address, web_config_file, timeout)
     click.echo(f"{'healthy' if healthy else 'unhealthy'}: {why}")
     sys.exit(0 if healthy else 1)
 

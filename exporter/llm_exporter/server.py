@@ -332,13 +332,3 @@ class TokenBucket:
                 self._tokens -= 1
                 return True
             return False
-
-
-def parse_listen_address(address: str) -> tuple[str, int]:
-    """``:10556`` -> ("", 10556); ``127.0.0.1:9`` and ``[::1]:9`` work too."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid listen address {address!r}: want HOST:PORT, e.g. :10556")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port)

@@ -56,6 +56,7 @@ def test_is_server_argv() -> None:
     assert is_server_argv(["/opt/llm-exporter/bin/python", "/opt/llm-exporter/bin/llm-exporter", "serve"])
     assert is_server_argv(["python", "-m", "llm_exporter", "--web.listen-address=:1"])
     assert not is_server_argv(["llm-exporter", "healthcheck"])
+    assert not is_server_argv(["/opt/llm-exporter/bin/python", "-m", "llm_exporter.healthcheck"])
     assert not is_server_argv(["llm-exporter", "scrape-once"])
     assert not is_server_argv(["python", "-c", "import time; time.sleep(9)"])
     assert not is_server_argv([])
@@ -95,6 +96,13 @@ def test_cli_exit_status(tmp_path: Path) -> None:
             timeout=30,
         )
         assert ok.returncode == 0 and ok.stdout.startswith("healthy: "), ok.stdout + ok.stderr
+        module = subprocess.run(
+            [sys.executable, "-m", "llm_exporter.healthcheck", f"--web.listen-address={exp.address}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert module.returncode == 0 and module.stdout == ok.stdout, module.stdout + module.stderr
     closed = subprocess.run(
         [sys.executable, "-m", "llm_exporter", "healthcheck", f"--web.listen-address=127.0.0.1:{free_port()}"],
         capture_output=True,

@@ -116,7 +116,7 @@ def test_image_metadata_and_size(built: Built, capsys: pytest.CaptureFixture[str
     assert uid.isdigit() and int(uid) != 0 and gid.isdigit(), "numeric non-root user (runAsNonRoot checks it)"
     assert info["Config"]["Entrypoint"] == ["llm-exporter"]
     assert "10556/tcp" in info["Config"]["ExposedPorts"]
-    assert info["Healthcheck"]["Test"] == ["CMD", "llm-exporter", "healthcheck"]
+    assert info["Healthcheck"]["Test"] == ["CMD", "/opt/llm-exporter/bin/python", "-m", "llm_exporter.healthcheck"]
     env = dict(e.partition("=")[::2] for e in info["Config"]["Env"])
     assert env["NVIDIA_DRIVER_CAPABILITIES"] == "utility" and env["NVIDIA_VISIBLE_DEVICES"]
     base_size = built.engine.inspect("--type", "image", built.base)["Size"]
