@@ -90,8 +90,9 @@ _SPECS: tuple[MetricSpec, ...] = (
         "exporter",
         "llm_scrape_collector_success",
         "gauge",
-        "1 if the collector finished within the scrape deadline without an internal error. An "
-        "unreachable upstream is reported by llm_target_up, not here.",
+        "1 if the collector finished without an internal error (and, for a collector without a target such as "
+        "the GPU one, within the scrape deadline). An unreachable or slow upstream is reported by llm_target_up, "
+        "not here.",
         ("collector",),
     ),
     _m(

@@ -104,11 +104,12 @@ def exporter_alerts(b: Bundle) -> list[Alert]:
             + b.for_("LLMExporterCollectorFailing")
             + " (internal error or deadline).",
             Runbook(
-                "A collector did not finish within the scrape deadline or raised an internal error. Its "
-                "metrics are missing; other collectors are unaffected.",
+                "A collector raised an internal error, or a collector without a target (gpu) did not "
+                "finish within the scrape deadline. Its metrics are missing; other collectors are "
+                "unaffected. A slow or hung upstream does not fire this: it is llm_target_up 0 "
+                "(LLMTargetDown).",
                 f"{b.sel('llm_scrape_collector_success')} == 0",
                 (
-                    "Scrape deadline too short for the upstream (many queues, a slow broker).",
                     "NVML hanging or a driver problem (gpu collector).",
                     "A bug in the exporter.",
                 ),
