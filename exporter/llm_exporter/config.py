@@ -124,6 +124,39 @@ class QueueSpec:
     vhost: str | None = None
 
 
+@dataclass(frozen=True)
+class CeleryEventsConfig:
+    """Celery task-event receiver of a queue target (docs/queues.md, "Celery task events").
+
+    A background thread consumes the Celery event stream on ``broker_url`` (default: the
+    target's own ``url``, which must then be a Redis URL; a RabbitMQ target needs its
+    ``amqp://`` URL here). Workers must send task events (``-E`` or
+    ``worker_send_task_events``); ``task_send_sent_event`` on producers adds wait times and
+    the queue of each task. ``enable_events`` broadcasts Celery's ``enable_events`` control
+    to every worker seen (opt-in, as in celery-exporter). ``inspect_queues`` asks each new
+    worker once which queues it consumes (``inspect active_queues``). Task names past
+    ``max_tasks`` are folded into ``other``; at most ``max_inflight`` unfinished tasks are
+    tracked (the oldest are forgotten first). A worker is gone after ``worker_timeout_factor``
+    times its heartbeat interval without a heartbeat. ``default_queue`` labels tasks whose
+    queue is unknown (no ``task-sent`` event).
+    """
+
+    broker_url: str | None = field(default=None, metadata={"secret": True})
+    max_tasks: int = field(default=100, metadata={"check": positive})
+    max_inflight: int = field(default=10_000, metadata={"check": positive})
+    worker_timeout_factor: float = field(default=2.0, metadata={"check": positive})
+    enable_events: bool = False
+    inspect_queues: bool = True
+    default_queue: str = field(default="celery", metadata={"check": non_empty})
+    reconnect_interval: Duration = field(default=5.0, metadata={"check": positive})
+
+    def validate(self) -> Problems:
+        if self.broker_url is not None and not self.broker_url.startswith(
+            ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+        ):
+            yield "broker_url", "must be a redis://, rediss:// or amqp:// URL of the Celery broker"
+
+
 _REDIS_KINDS = ("celery", "rq", "list", "stream")
 _KINDS_BY_BACKEND = {"redis": _REDIS_KINDS, "rabbitmq": ("rabbitmq",), "nats": ("jetstream",)}
 
@@ -158,6 +191,8 @@ class QueueTarget:
     page_size: int = field(default=500, metadata={"check": positive})
     # NATS: the JetStream account to read (all accounts when unset).
     account: str | None = None
+    # Celery task events (Redis or RabbitMQ broker), off unless configured.
+    celery_events: CeleryEventsConfig | None = None
 
     def validate(self) -> Problems:
         allowed = _KINDS_BY_BACKEND[self.backend]
@@ -175,6 +210,11 @@ class QueueTarget:
             yield "url", "the redis backend needs a redis://, rediss:// or unix:// URL"
         if self.backend != "redis" and not self.url.startswith(("http://", "https://")):
             yield "url", f"the {self.backend} backend reads an HTTP API: give an http:// or https:// URL"
+        if self.celery_events is not None:
+            if self.backend == "nats":
+                yield "celery_events", "Celery has no NATS broker: only for redis and rabbitmq targets"
+            elif self.backend == "rabbitmq" and self.celery_events.broker_url is None:
+                yield "celery_events.broker_url", "required for a rabbitmq target (its amqp:// URL)"
         steps = self.celery_priority_steps
         if not steps or steps[0] != 0 or sorted(set(steps)) != steps:
             yield "celery_priority_steps", "must be ascending, unique and start with the bare queue (0)"

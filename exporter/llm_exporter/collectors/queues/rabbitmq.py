@@ -31,6 +31,7 @@ from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
 from .. import httpread
 from ..base import BaseCollector
+from .celery_receiver import CeleryEvents
 from .common import Guard, OnceLog, QueueStats, emit, get_json, log, num
 
 COLUMNS = ",".join(
@@ -74,12 +75,15 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
         self._asked: set[str] = set()
         self._guard = Guard(cfg.name, cfg.max_queues)
         self._problems = OnceLog()
+        self._events = CeleryEvents(cfg, clock) if cfg.celery_events is not None else None
         self.version = ""
         default_vhost = cfg.vhost or "/"
         self._configured = [(q.vhost or default_vhost, q.name) for q in cfg.queues]
         self._agents = {(q.vhost or default_vhost, q.name): q.agent or "" for q in cfg.queues}
 
     def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -125,6 +129,8 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
             self._problems.ok(key)
             rows.append(self._row(q, by_key))
         rows = self._guard.apply(out, rows, ("rabbitmq",))
+        if self._events is not None:
+            self._events.collect(out, rows)
         if unlisted:
             out.add(
                 "llm_queue_dropped_queues",

@@ -21,6 +21,7 @@ from ...counters import CounterFolder
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
 from ..base import BaseCollector
+from .celery_receiver import CeleryEvents
 from .common import Guard, OnceLog, QueueStats, emit, log
 from .redis_lists import (
     CeleryRead,
@@ -61,6 +62,7 @@ class RedisQueueCollector(BaseCollector[QueueTarget]):
         self._rq_counters = CounterFolder(keep=100)  # RQ worker job counters, kept monotonic
         self._guard = Guard(cfg.name, cfg.max_queues)
         self._problems = OnceLog()
+        self._events = CeleryEvents(cfg, clock) if cfg.celery_events is not None else None
         self.version = ""
 
     # -- connection ------------------------------------------------------------------------
@@ -85,6 +87,12 @@ class RedisQueueCollector(BaseCollector[QueueTarget]):
         return self._client
 
     def close(self) -> None:
+        """Stop the Celery event receiver (if any) and drop the connection."""
+        if self._events is not None:
+            self._events.close()
+        self._disconnect()
+
+    def _disconnect(self) -> None:
         if self._client is not None:
             try:
                 self._client.connection_pool.disconnect()
@@ -101,15 +109,17 @@ class RedisQueueCollector(BaseCollector[QueueTarget]):
                 _set_timeout(client, deadline.timeout(self.config.timeout))  # what is left of this scrape
             rows = self._read(client, self._readers)
         except redis.AuthenticationError as exc:
-            self.close()
+            self._disconnect()
             raise TargetDown(f"redis {self._where()}: authentication failed: {exc}") from None
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            self.close()
+            self._disconnect()
             raise TargetDown(f"redis {self._where()}: {type(exc).__name__}: {exc}") from None
         except redis.ResponseError as exc:  # NOAUTH, NOPERM, LOADING ... on a whole-target command
-            self.close()
+            self._disconnect()
             raise TargetDown(f"redis {self._where()}: {exc}") from None
         rows = self._guard.apply(out, rows, BACKENDS)
+        if self._events is not None:
+            self._events.collect(out, rows)
         emit(out, self.target, rows)
         out.add(
             "llm_target_info",

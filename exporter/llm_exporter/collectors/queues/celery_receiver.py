@@ -1,0 +1,226 @@
+"""The Celery event receiver thread of a queue target, and what the scrape exports from it.
+
+``CeleryEvents`` belongs to one Redis or RabbitMQ queue collector. On the first scrape it
+starts a daemon thread that consumes the Celery event stream with Celery's own
+``EventReceiver`` (kombu underneath, so every transport detail is Celery's) and feeds a
+``TaskEventState``. The thread reconnects after a broker loss every
+``reconnect_interval``; the state (and so every counter) lives as long as the collector,
+so counters stay monotonic across reconnects and broker restarts. Between events the
+receiver's ``on_iteration`` hook (at least once a second) asks each newly seen worker which
+queues it consumes (``inspect active_queues``, one worker at a time, 1 s timeout) and,
+when ``enable_events`` is set, sends it Celery's ``enable_events`` control command.
+
+At scrape time ``collect`` reads one snapshot and writes the task series, fills the
+Celery rows' consumers (Redis has no consumer list) and, where the events can tell it, the
+age of the oldest task sent but not yet started.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ...config import CeleryEventsConfig, QueueTarget
+from ...metricset import MetricSet
+from .celery_events import OUTCOMES, STAGES, Hist, TaskEventState
+from .common import QueueStats
+
+log = logging.getLogger("llm_exporter.collectors.queues.celery")
+
+INSPECT_TIMEOUT = 1.0
+MAX_INSPECTS_PER_ITERATION = 4
+BACKEND = "celery"
+
+
+def _vhost_prefix(url: str) -> str:
+    """``vhost/`` for an AMQP URL with a non-default vhost (the RabbitMQ collector's queue label)."""
+    parts = urlsplit(url)
+    if not parts.scheme.startswith(("amqp", "pyamqp")):
+        return ""
+    vhost = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+    return "" if vhost in ("", "/") else f"{vhost}/"
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}:{parts.port}" if parts.port else f"{parts.scheme}://{host}"
+
+
+class CeleryEvents:
+    """The event receiver of one target: state, thread and the scrape-time export."""
+
+    def __init__(self, cfg: QueueTarget, clock: Callable[[], float] = time.time) -> None:
+        ec = cfg.celery_events or CeleryEventsConfig()
+        self.config = ec
+        self.target = cfg.name
+        self.url = ec.broker_url or cfg.url
+        self.key_prefix = cfg.key_prefix if self.url.startswith(("redis", "rediss")) else ""
+        configured = [q.name for q in cfg.queues if q.kind == "celery"] if cfg.backend == "redis" else []
+        self.state = TaskEventState(
+            configured,
+            max_tasks=ec.max_tasks,
+            max_queues=cfg.max_queues,
+            max_inflight=ec.max_inflight,
+            timeout_factor=ec.worker_timeout_factor,
+            default_queue=ec.default_queue,
+            queue_prefix=_vhost_prefix(self.url),
+            clock=clock,
+        )
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._receiver: Any = None
+        self._last_error = ""
+
+    # -- thread --------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=f"celery-events-{self.target}", daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        recv = self._receiver
+        if recv is not None:
+            recv.should_stop = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _app(self) -> Any:
+        from celery import Celery
+
+        app = Celery(f"llm-exporter-{self.target}", broker=self.url, set_as_current=False)
+        app.conf.broker_connection_timeout = 5.0
+        app.conf.broker_connection_retry = False
+        app.conf.broker_connection_max_retries = 0
+        if self.key_prefix:
+            app.conf.broker_transport_options = {"global_keyprefix": self.key_prefix}
+        return app
+
+    def _run(self) -> None:
+        from celery.events.receiver import EventReceiver
+
+        owner = self
+
+        class Receiver(EventReceiver):  # type: ignore[misc]
+            iterations = 0
+
+            def on_iteration(self) -> None:
+                if owner._stop.is_set():
+                    self.should_stop = True
+                    return
+                self.iterations += 1
+                if self.iterations == 2:  # one drain done: subscribed (Redis fanout is pub/sub)
+                    owner.state.connected = True
+                    owner._note_ok()
+                owner._housekeeping(self.app)
+
+        while not self._stop.is_set():
+            app = self._app()
+            try:
+                with app.connection_for_read() as conn:
+                    conn.ensure_connection(max_retries=1)
+                    recv = Receiver(conn, handlers={"*": self.state.on_event}, app=app)
+                    self._receiver = recv
+                    if self.config.enable_events:
+                        self._control(app, "enable_events")
+                    for _ in recv.itercapture(limit=None, timeout=None, wakeup=True):
+                        pass
+            except Exception as exc:  # any broker or transport failure: reconnect later
+                self._note_error(exc)
+            finally:
+                self.state.connected = False
+                self._receiver = None
+                try:
+                    app.close()
+                except Exception:
+                    pass
+            self._stop.wait(self.config.reconnect_interval)
+
+    def _note_ok(self) -> None:
+        if self._last_error:
+            log.info("celery events of %s: connected again to %s", self.target, _redact(self.url))
+        self._last_error = ""
+
+    def _note_error(self, exc: BaseException) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        if self.url in text:
+            text = text.replace(self.url, _redact(self.url))
+        if text != self._last_error:
+            log.warning(
+                "celery events of %s: broker %s lost or unreachable (%s); reconnecting every %gs",
+                self.target,
+                _redact(self.url),
+                text[:300],
+                self.config.reconnect_interval,
+            )
+        self._last_error = text
+
+    def _housekeeping(self, app: Any) -> None:
+        for host in self.state.take_new_workers()[:MAX_INSPECTS_PER_ITERATION]:
+            if self.config.enable_events:
+                self._control(app, "enable_events", [host])
+            if self.config.inspect_queues:
+                try:
+                    reply = app.control.inspect(destination=[host], timeout=INSPECT_TIMEOUT).active_queues() or {}
+                except Exception as exc:
+                    log.debug("celery events of %s: inspect %s failed: %s", self.target, host, exc)
+                    continue
+                for name, queues in reply.items():
+                    if isinstance(queues, list):
+                        self.state.set_worker_queues(
+                            name, [str(q.get("name")) for q in queues if isinstance(q, dict) and q.get("name")]
+                        )
+
+    def _control(self, app: Any, command: str, destination: list[str] | None = None) -> None:
+        try:
+            app.control.broadcast(command, destination=destination)
+        except Exception as exc:
+            log.debug("celery events of %s: %s broadcast failed: %s", self.target, command, exc)
+
+    # -- scrape --------------------------------------------------------------------------
+    def collect(self, out: MetricSet, rows: list[QueueStats]) -> None:
+        """Export the snapshot and fill the Celery rows' consumers and waiting age."""
+        self.start()
+        snap = self.state.snapshot()
+        base = {"backend": BACKEND, "target": self.target, "group": ""}
+        pairs = {(q, t) for q, t, _ in snap.outcomes} | {(q, t) for q, t, _ in snap.stages}
+        for queue, task in sorted(pairs):
+            labels = {**base, "queue": queue, "task": task}
+            for outcome in OUTCOMES:
+                out.add(
+                    "llm_queue_tasks_total",
+                    float(snap.outcomes.get((queue, task, outcome), 0)),
+                    {**labels, "outcome": outcome},
+                )
+            for stage in STAGES:
+                out.add(
+                    "llm_queue_task_events_total",
+                    float(snap.stages.get((queue, task, stage), 0)),
+                    {**labels, "event": stage},
+                )
+            for metric, table in (
+                ("llm_queue_task_wait_seconds", snap.wait),
+                ("llm_queue_task_runtime_seconds", snap.runtime),
+            ):
+                buckets, total = table.get((queue, task), (Hist().cumulative(), 0.0))
+                out.add_histogram(metric, labels, buckets, total)
+        for queue, n in snap.workers.items():
+            out.add("llm_queue_workers", float(n), {**base, "queue": queue})
+        health = {"backend": BACKEND, "target": self.target}
+        out.add("llm_queue_events_connected", 1.0 if snap.connected else 0.0, health)
+        out.add("llm_queue_events_received_total", float(snap.events), health)
+        out.add("llm_queue_tasks_tracked", float(snap.tracked), health)
+        out.add("llm_queue_tasks_forgotten_total", float(snap.forgotten), health)
+        out.add("llm_queue_task_names_folded", float(snap.folded), health)
+        for row in rows:
+            if row.backend == BACKEND and row.queue in snap.workers:
+                row.consumers = float(snap.workers[row.queue])
+            if row.oldest_ready_age is None and row.queue in snap.age_known:
+                row.oldest_ready_age = snap.oldest_waiting.get(row.queue)
