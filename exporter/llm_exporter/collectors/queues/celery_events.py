@@ -301,6 +301,8 @@ class TaskEventState:
                     return
             worker = self._workers[host] = Worker(now, freq)
             self.new_workers.append(host)
+        elif kind == "worker-online" and len(self.new_workers) < MAX_WORKERS:  # restarted: ask it again
+            self.new_workers.append(host)
         worker.last_seen, worker.freq = now, freq
 
     def set_worker_queues(self, host: str, queues: Iterable[str]) -> None:

@@ -32,6 +32,9 @@ from .common import QueueStats
 log = logging.getLogger("llm_exporter.collectors.queues.celery")
 
 INSPECT_TIMEOUT = 1.0
+INSPECT_TRIES = 5
+ENABLE_EVENTS_EVERY = 60.0  # seconds between enable_events broadcasts to all workers
+INSPECT_RETRY = 5.0  # seconds, times the attempt number
 MAX_INSPECTS_PER_ITERATION = 4
 BACKEND = "celery"
 
@@ -75,6 +78,8 @@ class CeleryEvents:
         self._stop = threading.Event()
         self._receiver: Any = None
         self._last_error = ""
+        self._inspect_due: dict[str, tuple[float, int]] = {}  # worker -> (when, attempts so far)
+        self._enable_all_at = time.monotonic() + ENABLE_EVENTS_EVERY
 
     # -- thread --------------------------------------------------------------------------
     def start(self) -> None:
@@ -163,20 +168,34 @@ class CeleryEvents:
         self._last_error = text
 
     def _housekeeping(self, app: Any) -> None:
-        for host in self.state.take_new_workers()[:MAX_INSPECTS_PER_ITERATION]:
-            if self.config.enable_events:
+        now = time.monotonic()
+        hosts = self.state.take_new_workers()
+        if self.config.enable_events:
+            for host in hosts:
                 self._control(app, "enable_events", [host])
-            if self.config.inspect_queues:
-                try:
-                    reply = app.control.inspect(destination=[host], timeout=INSPECT_TIMEOUT).active_queues() or {}
-                except Exception as exc:
-                    log.debug("celery events of %s: inspect %s failed: %s", self.target, host, exc)
-                    continue
-                for name, queues in reply.items():
-                    if isinstance(queues, list):
-                        self.state.set_worker_queues(
-                            name, [str(q.get("name")) for q in queues if isinstance(q, dict) and q.get("name")]
-                        )
+            if now >= self._enable_all_at:  # workers that restarted under the same name forget it
+                self._enable_all_at = now + ENABLE_EVENTS_EVERY
+                self._control(app, "enable_events")
+        if not self.config.inspect_queues:
+            return
+        for host in hosts:
+            self._inspect_due.setdefault(host, (now, 0))
+        due = [h for h, (at, _) in self._inspect_due.items() if at <= now][:MAX_INSPECTS_PER_ITERATION]
+        for host in due:
+            tries = self._inspect_due.pop(host)[1] + 1
+            try:
+                reply = app.control.inspect(destination=[host], timeout=INSPECT_TIMEOUT).active_queues() or {}
+            except Exception as exc:
+                log.debug("celery events of %s: inspect %s failed: %s", self.target, host, exc)
+                reply = {}
+            queues = reply.get(host)
+            if isinstance(queues, list):
+                names = [str(q.get("name")) for q in queues if isinstance(q, dict) and q.get("name")]
+                self.state.set_worker_queues(host, names)
+                if self.config.enable_events:  # it answers control commands now: ask once more
+                    self._control(app, "enable_events", [host])
+            elif tries < INSPECT_TRIES:  # no answer in time (busy worker or broker): ask again later
+                self._inspect_due[host] = (now + INSPECT_RETRY * tries, tries)
 
     def _control(self, app: Any, command: str, destination: list[str] | None = None) -> None:
         try:
