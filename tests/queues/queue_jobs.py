@@ -20,3 +20,8 @@ def wait_for_file(path: str, timeout: float = 120.0) -> str:
     while not Path(path).exists() and time.monotonic() < end:
         time.sleep(0.05)
     return path
+
+
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds

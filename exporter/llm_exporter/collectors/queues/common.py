@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -40,6 +40,15 @@ _VALUE_METRICS = (
 )
 
 
+class WorkerTotals(Protocol):
+    """Task totals a runtime's workers keep themselves (RQ): not per task name."""
+
+    completed: float
+    failed: float
+    working_seconds: float
+    alive: int
+
+
 @dataclass
 class QueueStats:
     """What one backend knows about one queue (and consumer group). None = unknowable."""
@@ -63,6 +72,7 @@ class QueueStats:
     failed_total: float | None = None
     redelivered_total: float | None = None
     info: dict[str, str] = field(default_factory=dict)
+    tasks: WorkerTotals | None = None
 
     @property
     def ident(self) -> tuple[str, str, str]:
@@ -81,6 +91,17 @@ def emit(out: MetricSet, target: str, rows: Iterable[QueueStats]) -> None:
             if attr.startswith("oldest_"):
                 value = max(0.0, value)
             out.add(metric, value, labels)
+        if row.tasks is not None:
+            emit_worker_totals(out, labels, row.tasks)
+
+
+def emit_worker_totals(out: MetricSet, labels: Mapping[str, str], t: WorkerTotals) -> None:
+    """Outcomes, runtime (sum and count only: one +Inf bucket) and workers alive, ``task=""``."""
+    task = {**labels, "task": ""}
+    out.add("llm_queue_tasks_total", t.completed, {**task, "outcome": "succeeded"})
+    out.add("llm_queue_tasks_total", t.failed, {**task, "outcome": "failed"})
+    out.add_histogram("llm_queue_task_runtime_seconds", task, [(math.inf, t.completed + t.failed)], t.working_seconds)
+    out.add("llm_queue_workers", float(t.alive), labels)
 
 
 class Guard:

@@ -21,6 +21,7 @@ Key layouts (reference/queues.md sections 2.2 and 7.1):
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,17 +110,20 @@ return {enq, started}
 
 RQ_STARTED_INSPECT = 100
 
-# The queue's workers (at most ARGV[1]) with their queue list and lifetime job counters.
+# The queue's workers (at most ARGV[1]) with their queue list and lifetime job counters;
+# a member whose hash has expired (a killed worker RQ has not cleaned up yet) comes back with
+# an empty queue list and is not alive.
 RQ_WORKERS_SCRIPT = """
 local out = {}
 local members = redis.call('SMEMBERS', KEYS[1])
 for i, key in ipairs(members) do
   if i > tonumber(ARGV[1]) then break end
-  local h = redis.call('HMGET', key, 'queues', 'successful_job_count', 'failed_job_count')
+  local h = redis.call('HMGET', key, 'queues', 'successful_job_count', 'failed_job_count', 'total_working_time')
   out[#out + 1] = key
   out[#out + 1] = h[1] or ''
   out[#out + 1] = h[2] or '0'
   out[#out + 1] = h[3] or '0'
+  out[#out + 1] = h[4] or '0'
 end
 return out
 """
@@ -158,7 +162,7 @@ class RqRead:
         if isinstance(ages, list) and len(ages) == 2:
             head_at, started_at = parse_rq_time(ages[0]), parse_rq_time(ages[1])
         inflight = started + intermediate
-        completed_total, failed_total = self._job_counters(replies[8])
+        counters = self._job_counters(replies[8])
         return [
             QueueStats(
                 "rq",
@@ -169,35 +173,63 @@ class RqRead:
                 inflight=inflight,
                 delayed=deferred + scheduled,
                 dead=failed,
-                consumers=workers,
-                completed_total=completed_total,
-                failed_total=failed_total,
+                consumers=counters.alive if workers <= RQ_WORKERS_INSPECT else workers,
+                completed_total=counters.completed,
+                failed_total=counters.failed,
+                tasks=counters,
                 oldest_ready_age=0.0 if queued == 0 else (now - head_at if head_at is not None else None),
                 oldest_inflight_age=0.0 if inflight == 0 else (now - started_at if started_at is not None else None),
             )
         ]
 
-    def _job_counters(self, reply: Any) -> tuple[float, float]:
+    def _job_counters(self, reply: Any) -> RqCounters:
         """Jobs finished and failed by the workers that serve only this queue, kept monotonic.
 
         RQ keeps these counters per worker and deletes them when the worker exits; the folder
         keeps what departed workers did, so the totals never go back. A worker that serves
-        several queues is left out: its counters cannot be split between them.
+        several queues is left out: its counters cannot be split between them. Workers alive
+        (hash present) are counted for every queue they serve.
         """
         if isinstance(reply, Exception) or not isinstance(reply, list):
             raise QueueError(f"RQ workers of {self.name}: {reply}")
         done: dict[tuple, float] = {}
         failed: dict[tuple, float] = {}
-        for i in range(0, len(reply) - 3, 4):
-            key, queues, ok, bad = (_text(v) for v in reply[i : i + 4])
+        working: dict[tuple, float] = {}
+        alive = 0
+        for i in range(0, len(reply) - 4, 5):
+            key, queues, ok, bad, busy = (_text(v) for v in reply[i : i + 5])
+            if queues:
+                alive += 1
             if queues != self.name:
                 continue
-            done[(key,)] = float(ok or 0)
-            failed[(key,)] = float(bad or 0)
-        return (
-            self.counters.update((self.prefix, self.name, "completed"), done),
-            self.counters.update((self.prefix, self.name, "failed"), failed),
+            done[(key,)] = _float(ok)
+            failed[(key,)] = _float(bad)
+            working[(key,)] = _float(busy)
+        key = (self.prefix, self.name)
+        return RqCounters(
+            self.counters.update((*key, "completed"), done),
+            self.counters.update((*key, "failed"), failed),
+            self.counters.update((*key, "working"), working),
+            alive,
         )
+
+
+@dataclass
+class RqCounters:
+    """What the workers' hashes say about one RQ queue (totals kept monotonic)."""
+
+    completed: float
+    failed: float
+    working_seconds: float
+    alive: int
+
+
+def _float(value: str) -> float:
+    try:
+        f = float(value or 0)
+    except ValueError:
+        return 0.0
+    return f if math.isfinite(f) and f >= 0 else 0.0
 
 
 def _text(value: Any) -> str:
