@@ -10,6 +10,10 @@ times, in one run on the same bytes:
 and prints microseconds per sample, the speed ratio (target >= 5x) and the peak memory of
 one scrape (tracemalloc, measured in separate runs so it does not distort the timings).
 
+Then the body's shape: CPU seconds per MiB to reject a body without any newline (one huge
+line, the case that was quadratic) and to read a normal body, at 1, 4 and 16 MiB; linear
+parsing keeps the per-MiB figure flat as the size grows (the ratio 16 MiB / 1 MiB is printed).
+
     python bench/bench_promtext.py [--repeat 7]
 """
 
@@ -24,7 +28,7 @@ from llm_exporter.collectors.inference.mapping import normalise
 from llm_exporter.collectors.inference.vllm import VLLM
 from llm_exporter.counters import CounterFolder
 from llm_exporter.metricset import MetricSet
-from llm_exporter.promtext import Parser
+from llm_exporter.promtext import Parser, PromTextError
 from payloads import HISTOGRAMS, vllm_body
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -88,6 +92,37 @@ def main() -> None:
     )
     ratio = t_client / t_ours
     print(f"speed-up: {ratio:.1f}x (target >= 5x) {'OK' if ratio >= 5 else 'BELOW TARGET'}")
+
+    shapes()
+
+
+def _feed(body: bytes) -> None:
+    parser = Parser(VLLM.scalar_names(), VLLM.histogram_names(), max_samples=10**8, max_bytes=2**31, max_line=2**31)
+    view = memoryview(body)
+    try:
+        for i in range(0, len(view), 65536):
+            parser.feed(view[i : i + 65536])
+        parser.close()
+    except PromTextError:
+        pass
+
+
+def shapes() -> None:
+    """CPU per MiB by body size for a body without newlines and a normal one (linear = flat)."""
+    normal_unit = vllm_body()
+    print(f"\n{'body shape (line limit lifted)':32} {'1 MiB':>9} {'4 MiB':>9} {'16 MiB':>9} {'16/1':>6}  (CPU s/MiB)")
+    for label, make in (
+        ("no newline at all", lambda n: b"0" * n),
+        ("normal vLLM text", lambda n: (normal_unit * (n // len(normal_unit) + 1))[:n]),
+    ):
+        per_mib = []
+        for mib in (1, 4, 16):
+            body = make(mib << 20)
+            t0 = time.process_time()
+            _feed(body)
+            per_mib.append((time.process_time() - t0) / mib)
+        ratio = per_mib[2] / per_mib[0] if per_mib[0] else float("nan")
+        print(f"{label:32} {per_mib[0]:9.4f} {per_mib[1]:9.4f} {per_mib[2]:9.4f} {ratio:6.2f}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ The exporter runs as its own process (``llm-exporter serve``, ``min_interval 0s`
 ``--targets`` vLLM targets. Each upstream (a loopback HTTP server in this process) cycles,
 one phase every ``--phase`` seconds, through: healthy with growing counters, an engine restart
 (counters back to 0), non-finite and negative samples, HTTP 500, a slow drip (one byte every
-0.3 s), a body without newlines, a 30,000-model body, and a refused connection (its listener
+0.3 s), a body without newlines, a 30,000-model body (``--many-models``), and a refused connection (its listener
 closed), then healthy again. The targets are out of phase, so something is always failing.
 
 Every scrape is parsed; the script prints, every ``--report`` seconds and at the end, the
@@ -51,8 +51,9 @@ class _Quiet(ThreadingHTTPServer):
 class Flapping:
     """One upstream whose behaviour follows the phase clock; counters grow while it is healthy."""
 
-    def __init__(self, index: int, phase_seconds: float, start: float) -> None:
+    def __init__(self, index: int, phase_seconds: float, start: float, many_models: int = 30_000) -> None:
         self.index = index
+        self.many_models = many_models
         self.phase_seconds = phase_seconds
         self.start = start
         self.tokens = 1000 * (index + 1)
@@ -83,7 +84,7 @@ class Flapping:
             lines[4] = b'vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} -5'
             lines[1] = b'vllm:kv_cache_usage_perc{engine="0",model_name="m"} -Inf'
         if phase == "many_models":
-            lines += [b'vllm:num_requests_running{engine="0",model_name="x%d"} 1' % i for i in range(30_000)]
+            lines += [b'vllm:num_requests_running{engine="0",model_name="x%d"} 1' % i for i in range(self.many_models)]
         return b"\n".join(lines) + b"\n"
 
     def open(self) -> None:
@@ -167,10 +168,11 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=0.2)
     ap.add_argument("--scrape-timeout", type=float, default=1.5)
     ap.add_argument("--report", type=float, default=15.0)
+    ap.add_argument("--many-models", type=int, default=30_000, help="models in the many_models phase")
     args = ap.parse_args()
 
     start = time.monotonic()
-    ups = [Flapping(i, args.phase, start) for i in range(args.targets)]
+    ups = [Flapping(i, args.phase, start, args.many_models) for i in range(args.targets)]
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
     cfg = tmp / "config.yml"
