@@ -10,8 +10,10 @@ PYTHON=${PYTHON:-python3}
 # systemd (systemd-analyze) and util-linux check the deploy bundle; podman (with runc, slirp4netns
 # for loopback port forwarding, debootstrap for the local base image) builds and runs the image.
 # python3.11 + python3.11-venv: PyTriton's Python backend stub links Debian's libpython3.11.
+# chromium: the status page is checked in a real headless browser (tests/core/test_status_page.py).
 DEB_PACKAGES=(prometheus prometheus-alertmanager redis-server rabbitmq-server nats-server gcc g++ make cmake
-              systemd util-linux podman runc slirp4netns debootstrap python3.11 python3.11-venv)
+              systemd util-linux podman runc slirp4netns debootstrap python3.11 python3.11-venv
+              chromium)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

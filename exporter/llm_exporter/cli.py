@@ -311,7 +311,13 @@ def scrape_once(config_file: str | None, timeout: float, openmetrics: bool, log_
     logsetup.setup(log_level, log_format)
     runtime = _runtime_or_exit(config_file, _load_or_exit(config_file))
     try:
-        sys.stdout.write(render(runtime.collect(timeout), openmetrics).decode())
+        from .statuspage import nothing_found
+
+        metrics = runtime.collect(timeout)
+        sys.stdout.write(render(metrics, openmetrics).decode())
+        empty = nothing_found(runtime.config, metrics)
+        if empty:
+            click.echo(f"llm-exporter: {empty}", err=True)
     finally:
         runtime.close()
 

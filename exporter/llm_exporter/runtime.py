@@ -42,6 +42,8 @@ class Runtime:
         self.reload_ok = True
         self.reload_ok_at = time.time()
         self._collected = threading.Event()  # readiness: the first collection has finished
+        self.last_metrics: MetricSet | None = None  # the last collection, for the status page
+        self.last_collected_at = 0.0
         self._generation = 0  # bumped on every reload attempt: part of the render cache key
         self._render_lock = threading.Lock()
         self._rendered_key: tuple[object, ...] = ()
@@ -127,6 +129,7 @@ class Runtime:
         collection: Collection = engine.collect(timeout)
         self._collected.set()
         out = collection.metrics
+        self.last_metrics, self.last_collected_at = out, time.time()
         out.add("llm_exporter_build_info", 1.0, {"version": __version__, "python_version": platform.python_version()})
         out.add("llm_exporter_config_last_reload_successful", 1.0 if reload_ok else 0.0)
         out.add("llm_exporter_config_last_reload_success_timestamp_seconds", reload_at)

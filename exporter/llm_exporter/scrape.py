@@ -298,3 +298,7 @@ class ScrapeEngine:
     def close(self) -> None:
         """Release background resources held by collectors (threads, handles)."""
         close_collectors(self.collectors)
+
+    def last_outcomes(self) -> list[tuple[Collector, Outcome | None]]:
+        """Each collector with the outcome of its last finished read (None before any): for the status page."""
+        return [(c, self._cells[c.key].last) for c in self.collectors]

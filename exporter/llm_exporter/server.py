@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 import io
 import logging
 import socket
@@ -35,14 +34,6 @@ from .runtime import Runtime
 from .webconfig import WebConfig, allowed_san, ssl_context
 
 log = logging.getLogger(__name__)
-
-LANDING = """<!doctype html>
-<html><head><meta charset="utf-8"><title>llm-exporter</title></head>
-<body><h1>llm-exporter {version}</h1>
-<p>Prometheus exporter for LLM inference servers, NVIDIA GPUs and agent task queues.</p>
-<ul><li><a href="metrics">Metrics</a></li><li><a href="-/healthy">Health</a></li>
-<li><a href="-/ready">Readiness</a></li></ul></body></html>
-"""
 
 
 class ExporterHTTPServer(ThreadingHTTPServer):
@@ -207,7 +198,9 @@ class ExporterHandler(BaseHTTPRequestHandler):
 
     # -- routes ----------------------------------------------------------------------
     def landing(self) -> None:
-        self._body(LANDING.format(version=html.escape(__version__)).encode(), "text/html; charset=utf-8")
+        from .statuspage import render
+
+        self._body(render(self.server.runtime).encode(), "text/html; charset=utf-8")
 
     def healthy(self) -> None:
         self._plain(HTTPStatus.OK, "Healthy\n")
