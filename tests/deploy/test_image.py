@@ -161,7 +161,8 @@ def test_serves_read_only_as_non_root_with_basic_auth_and_stops_on_sigterm(
         assert re.search(rf'^llm_exporter_build_info\{{[^}}]*version="{re.escape(VERSION)}"', body, re.M), body[:2000]
         assert re.search(r'^llm_target_up\{target="engine"\} 0(\.0)?$', body, re.M), body[:2000]
         assert requests.get(f"http://127.0.0.1:{c.port}/metrics", timeout=5).status_code == 401
-        healthy = requests.get(f"http://127.0.0.1:{c.port}/-/healthy", auth=(USER, PASSWORD), timeout=5)
+        # /-/healthy answers without credentials (what the HEALTHCHECK relies on).
+        healthy = requests.get(f"http://127.0.0.1:{c.port}/-/healthy", timeout=5)
         assert healthy.status_code == 200 and healthy.text.strip() == "Healthy"
         # The process runs as the image's numeric non-root user (no user namespace: host ids).
         status = Path(f"/proc/{c.pid}/status").read_text()
