@@ -7,6 +7,10 @@ flight, its target) past the scrape deadline. ``requests``' own timeout only bou
 socket operation. Bodies are bounded in size; redirects are followed only within the
 origin (scheme, host, port) of the configured URL. Every failure is a ``TargetDown``
 with a short, clear reason.
+
+Limit: during a TLS handshake urllib3 does not yet hold the socket, so the handshake is
+bounded by the per-operation timeout only; from the request on (and on every reused
+connection) the whole-response deadline applies.
 """
 
 from __future__ import annotations
