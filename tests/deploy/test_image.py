@@ -40,12 +40,15 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     engine, base = podman()
     started = time.monotonic()
     image, _ = build(engine, base, IMAGE_REF, tmp_path_factory.mktemp("image") / "iid")
     print(f"image build: {time.monotonic() - started:.1f} s")
-    return Built(engine, base, image)
+    yield Built(engine, base, image)
+    # Older builds' layers would pile up in the cached storage: keep only the last days' (the
+    # dependency layer stays cached while the lock files do not change).
+    engine("image", "prune", "--force", "--filter", "until=72h", check=False)
 
 
 @pytest.fixture(scope="module")
