@@ -72,7 +72,7 @@ def vllm_body(models: int = 8, engines: int = 4) -> bytes:
     series = [(f'engine="{e}",model_name="org/model-{m}-70B-Instruct"') for m in range(models) for e in range(engines)]
     for g in GAUGES:
         out += [f"# HELP vllm:{g} gauge.", f"# TYPE vllm:{g} gauge"]
-        out += [f"vllm:{g}{{{s}}} {i % 7 * 0.5}" for i, s in enumerate(series)]
+        out += [f"vllm:{g}{{{s}}} {i % 7 * (0.125 if g.endswith('perc') else 0.5)}" for i, s in enumerate(series)]
     for c in COUNTERS:
         out += [f"# HELP vllm:{c}_total counter.", f"# TYPE vllm:{c}_total counter"]
         out += [f"vllm:{c}_total{{{s}}} {1234567.0 + i}" for i, s in enumerate(series)]

@@ -19,6 +19,8 @@ import math
 import threading
 from collections.abc import Iterable, Mapping
 
+_INF = math.inf
+
 
 def reject_reason(value: float, ratio: bool = False) -> str | None:
     """Why an upstream sample cannot be used (``nan``, ``inf``, ``negative``, ``out_of_range``), or None.
@@ -68,19 +70,30 @@ class CounterFolder:
     def update(self, key: tuple, sources: Mapping[tuple, float]) -> float:
         """The exported value of ``key`` after this round's ``sources``."""
         with self._lock:
-            prev = self._state.get(key)
-            total, last = (0.0, {}) if prev is None else (prev[0], dict(prev[1]))
-            for sid, value in sources.items():
-                if counter_reject_reason(value) is not None:
-                    continue
-                before = last.get(sid)
-                grown = total + (value if before is None or value < before else value - before)
-                if not math.isfinite(grown):
-                    continue
-                total = grown
-                last[sid] = value
-            self._state[key] = (total, last, self._round)
-            return total
+            return self._update(key, sources)
+
+    def update_many(self, items: Iterable[tuple[tuple, Mapping[tuple, float]]]) -> list[float]:
+        """``update`` for many keys under one lock (the buckets of a histogram)."""
+        with self._lock:
+            return [self._update(key, sources) for key, sources in items]
+
+    def _update(self, key: tuple, sources: Mapping[tuple, float]) -> float:
+        prev = self._state.get(key)
+        if prev is None:
+            total, last = 0.0, {}
+        else:
+            total, last = prev[0], prev[1]
+        for sid, value in sources.items():
+            if not 0.0 <= value < _INF:  # NaN, negative or infinite: counter_reject_reason
+                continue
+            before = last.get(sid)
+            grown = total + (value if before is None or value < before else value - before)
+            if grown == _INF:  # the sum overflowed
+                continue
+            total = grown
+            last[sid] = value
+        self._state[key] = (total, last, self._round)
+        return total
 
     def held(self, key: tuple) -> float | None:
         """The last exported value of ``key`` (None if unknown), without updating it."""

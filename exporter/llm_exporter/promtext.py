@@ -67,6 +67,24 @@ class Snapshot:
     openmetrics_eof: bool = False
 
 
+class ParseCache:
+    """Label blocks already split, kept from one scrape of a target to the next.
+
+    A target exposes the same series scrape after scrape, so the text between ``{`` and
+    ``}`` of a sample line maps to the same label pairs (and bucket bound) every time;
+    caching that turns the per-line work into a slice, a dict lookup and a ``float``.
+    Bounded: past ``max_entries`` a map is cleared and refilled.
+    """
+
+    def __init__(self, max_entries: int = 65536) -> None:
+        self.max_entries = max_entries
+        self.plain: dict[str, LabelKey] = {}
+        self.bucket: dict[str, tuple[LabelKey, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self.plain) + len(self.bucket)
+
+
 def _unescape(value: str) -> str:
     if "\\" not in value:
         return value
@@ -96,9 +114,11 @@ class Parser:
         max_bytes: int = 64 * 1024 * 1024,
         max_line: int = MAX_LINE,
         max_family_series: int = 1_000_000,
+        cache: ParseCache | None = None,
     ) -> None:
         self.max_line = max_line
         self.max_family_series = max_family_series
+        self.cache = cache if cache is not None else ParseCache()
         self._want_scalar = {canonical(n) for n in scalars}
         self._want_hist = {canonical(n) for n in histograms}
         self.max_samples = max_samples
@@ -108,7 +128,6 @@ class Parser:
         self._tail_len = 0
         self._bytes = 0
         self._line_no = 0
-        self._label_cache: dict[str, tuple[tuple[str, str], ...]] = {}
         self._names: dict[str, tuple] = {}
         self.snap = Snapshot()
 
@@ -181,8 +200,18 @@ class Parser:
         return hit
 
     def _lines(self, lines: list[str], strict_last: bool = False) -> None:
+        """The hot loop: one pass over complete lines.
+
+        A wanted sample whose label block was seen before (``ParseCache``) and whose value
+        is a plain number costs a few slices, dict lookups and one ``float``; anything else
+        (first sight of a series, escapes, timestamps, exemplars) takes ``_sample_slow``.
+        """
         snap = self.snap
         names = self._names
+        scalars = snap.scalars
+        histograms = snap.histograms
+        plain = self.cache.plain
+        bucket = self.cache.bucket
         max_samples = self.max_samples
         max_family = self.max_family_series
         samples = snap.samples
@@ -204,9 +233,15 @@ class Parser:
                 self._bad_line(line, n, strict_last)
             if samples > max_samples:
                 raise PromTextError(f"more than {max_samples} samples in the body")
-            sp = line.find(" ")
-            br = line.find("{", 0, sp if sp >= 0 else len(line))
-            end = br if br >= 0 else sp
+            br = line.find("{")
+            if br >= 0:
+                end = line.find(" ", 0, br)
+                if end >= 0:
+                    br = -1  # a '{' after the name and a space: an exemplar, not labels
+                else:
+                    end = br
+            else:
+                end = line.find(" ")
             if end <= 0:
                 self._bad_line(line, n, strict_last)
             name = line[:end]
@@ -218,23 +253,53 @@ class Parser:
             kind = hit[0]
             if kind == 0:
                 continue
+            if br > 0:
+                close = line.find("}", br)
+                inner = line[br + 1 : close]
+                try:
+                    value = float(line[close + 1 :])
+                except ValueError:
+                    value = None
+                if value is not None and close > 0:
+                    if kind == 1:
+                        pairs = plain.get(inner)
+                        if pairs is not None:
+                            series = scalars.get(hit[1])
+                            if series is None:
+                                series = scalars[hit[1]] = {}
+                            if pairs in series:
+                                snap.duplicates += 1
+                            elif len(series) >= max_family:  # a family this large is not read further
+                                snap.skipped += 1
+                            else:
+                                series[pairs] = value
+                            continue
+                    elif kind == 3:  # also a scalar: the careful path stores both
+                        pass
+                    elif hit[2] == "bucket":
+                        known = bucket.get(inner)
+                        if known is not None:
+                            family = histograms.get(hit[1])
+                            if family is None:
+                                family = histograms[hit[1]] = {}
+                            hs = family.get(known[0])
+                            if hs is None:
+                                if len(family) >= max_family:
+                                    snap.skipped += 1
+                                    continue
+                                hs = family[known[0]] = HistSeries()
+                            if known[1] in hs.buckets:
+                                snap.duplicates += 1
+                            else:
+                                hs.buckets[known[1]] = value
+                            continue
+                    else:
+                        pairs = plain.get(inner)
+                        if pairs is not None:
+                            self._store_hist(hit[1], hit[2], pairs, None, value)
+                            continue
             self._line_no = n
-            if kind == 2:
-                self._hist_sample(hit[1], hit[2], line, br, end)
-                continue
-            series = snap.scalars.get(hit[1])
-            if series is None:
-                series = snap.scalars[hit[1]] = {}
-            elif len(series) >= max_family:  # a family this large is not read any further
-                snap.skipped += 1
-                continue
-            labels, value = self._sample(line, br, end)
-            if labels in series:
-                snap.duplicates += 1
-            else:
-                series[labels] = value
-            if kind == 3:
-                self._hist_sample(hit[3], hit[2], line, br, end)
+            self._sample_slow(hit, line, br, end)
         snap.samples = samples
         self._line_no = base_no + len(lines)
 
@@ -257,22 +322,64 @@ class Parser:
         elif line.rstrip() == "# EOF":
             self.snap.openmetrics_eof = True
 
-    def _labels(self, line: str, br: int) -> tuple[tuple[tuple[str, str], ...], int]:
-        """Sorted label pairs of the block starting at ``br`` and the position after it."""
+    # -- the careful path: first sight of a label block, escapes, timestamps ------------
+    def _sample_slow(self, hit: tuple, line: str, br: int, end: int) -> None:
+        if br < 0:
+            pairs: LabelKey = ()
+            pos = end
+        else:
+            pairs, pos, inner = self._labels(line, br)
+            if inner is not None:
+                self._remember(inner, pairs, hit[2] == "bucket" and hit[0] != 1)
+        value = self._value(line, pos)
+        kind = hit[0]
+        if kind in (1, 3):  # a scalar (kind 3: a histogram's _sum/_count also wanted as a scalar)
+            series = self.snap.scalars.setdefault(hit[1], {})
+            if pairs in series:
+                self.snap.duplicates += 1
+            elif len(series) >= self.max_family_series:
+                self.snap.skipped += 1
+            else:
+                series[pairs] = value
+            if kind == 1:
+                return
+        base = hit[3] if kind == 3 else hit[1]
+        le = None
+        if hit[2] == "bucket":
+            pairs, le = _split_le(pairs, self._line_no)
+        self._store_hist(base, hit[2], pairs, le, value)
+
+    def _remember(self, inner: str, pairs: LabelKey, is_bucket: bool) -> None:
+        """Cache a simple label block (no escapes) for the fast path of later lines and scrapes."""
+        cache = self.cache
+        if is_bucket:
+            try:
+                entry = _split_le(pairs, self._line_no)
+            except PromTextError:
+                return
+            if len(cache.bucket) >= cache.max_entries:
+                cache.bucket.clear()
+            cache.bucket[inner] = entry
+        else:
+            if len(cache.plain) >= cache.max_entries:
+                cache.plain.clear()
+            cache.plain[inner] = pairs
+
+    def _labels(self, line: str, br: int) -> tuple[LabelKey, int, str | None]:
+        """Sorted label pairs of the block at ``br``, the position after it, and the block's
+        text when it is simple enough to cache (no escapes), else None."""
         close = line.find("}", br)
-        if close > 0 and "\\" not in line:
+        if close > 0:
             inner = line[br + 1 : close]
-            if inner.count('"') % 2 == 0:  # no escapes: an even quote count means '}' is outside quotes
-                pairs = self._label_cache.get(inner)
-                if pairs is None:
-                    pairs = self._split_simple(inner)
-                return pairs, close + 1
+            if "\\" not in inner and inner.count('"') % 2 == 0:
+                # no escapes: an even quote count means this '}' is outside quotes
+                return self._split_simple(inner), close + 1, inner
         m = _LABEL_BLOCK.match(line, br)
         if m is None:
             raise PromTextError(f"line {self._line_no}: unterminated label set {line[:80]!r}")
-        return self._split_escaped(m.group(1)), m.end()
+        return self._split_escaped(m.group(1)), m.end(), None
 
-    def _split_simple(self, inner: str) -> tuple[tuple[str, str], ...]:
+    def _split_simple(self, inner: str) -> LabelKey:
         out = []
         for part in inner.split('",'):
             if not part.strip():
@@ -285,12 +392,9 @@ class Parser:
             if v.endswith('"'):
                 v = v[:-1]
             out.append((k.strip(), v))
-        pairs = tuple(sorted(out))
-        if len(self._label_cache) < 4096:
-            self._label_cache[inner] = pairs
-        return pairs
+        return tuple(sorted(out))
 
-    def _split_escaped(self, inner: str) -> tuple[tuple[str, str], ...]:
+    def _split_escaped(self, inner: str) -> LabelKey:
         out = []
         pos = 0
         n = len(inner)
@@ -314,46 +418,7 @@ class Parser:
         except ValueError:
             raise PromTextError(f"line {self._line_no}: bad value {raw[:40]!r}") from None
 
-    def _sample(self, line: str, br: int, end: int) -> tuple[tuple[tuple[str, str], ...], float]:
-        if br >= 0:
-            pairs, pos = self._labels(line, br)
-            return pairs, self._value(line, pos)
-        return (), self._value(line, end)
-
-    def _hist_sample(self, base: str, suffix: str, line: str, br: int, end: int) -> None:
-        le = None
-        pairs: tuple[tuple[str, str], ...] | None = None
-        pos = end
-        if br >= 0:
-            close = line.find("}", br)
-            inner = line[br + 1 : close] if close > 0 else ""
-            if suffix == "bucket" and close > 0 and "\\" not in line and inner.count('"') % 2 == 0:
-                i = inner.find('le="')
-                while i > 0 and inner[i - 1] != ",":
-                    i = inner.find('le="', i + 1)
-                if i >= 0:
-                    j = inner.find('"', i + 4)
-                    le = _bound(inner[i + 4 : j])
-                    rest = (inner[:i] + inner[j + 2 :]).rstrip(",")
-                    pairs = self._label_cache.get(rest)
-                    if pairs is None:
-                        pairs = self._split_simple(rest)
-                    pos = close + 1
-            if pairs is None:
-                pairs, pos = self._labels(line, br)
-        else:
-            pairs = ()
-        value = self._value(line, pos)
-        if suffix == "bucket" and le is None:
-            rest_pairs = []
-            for k, v in pairs:
-                if k == "le":
-                    le = _bound(v)
-                else:
-                    rest_pairs.append((k, v))
-            if le is None:
-                raise PromTextError(f"line {self._line_no}: bucket without le")
-            pairs = tuple(rest_pairs)
+    def _store_hist(self, base: str, suffix: str, pairs: LabelKey, le: float | None, value: float) -> None:
         series = self.snap.histograms.get(base)
         if series is None:
             series = self.snap.histograms[base] = {}
@@ -377,6 +442,20 @@ class Parser:
             hs.count = value
         else:
             self.snap.duplicates += 1
+
+
+def _split_le(pairs: LabelKey, line_no: int) -> tuple[LabelKey, float]:
+    """A bucket's labels without ``le``, and the bound ``le`` gives."""
+    le = None
+    rest = []
+    for k, v in pairs:
+        if k == "le":
+            le = _bound(v)
+        else:
+            rest.append((k, v))
+    if le is None:
+        raise PromTextError(f"line {line_no}: bucket without le")
+    return tuple(rest), le
 
 
 def parse(

@@ -13,7 +13,7 @@ import requests
 from ...config import InferenceTarget
 from ...counters import CounterFolder, RejectedSamples
 from ...metricset import MetricSet
-from ...promtext import Parser, Snapshot
+from ...promtext import ParseCache, Parser, Snapshot
 from ...scrape import Deadline, TargetDown
 from ..base import BaseCollector
 from ..httpread import get_json, join, new_session
@@ -44,6 +44,7 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
         super().__init__(config, key=f"inference/{config.name}", target=config.name)
         self._session: requests.Session | None = None
         self._folder = CounterFolder()
+        self._parse_cache = ParseCache()  # label blocks seen in earlier scrapes of this target
         self._rejected = RejectedSamples(self.config.name, log)
         self._detected: str | None = None  # engine kind found by server: auto
         self._meta = _Meta()
@@ -111,6 +112,7 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
             max_samples=cfg.max_samples,
             max_bytes=cfg.max_body_bytes,
             max_family_series=cfg.max_series,
+            cache=self._parse_cache,
         )
         url = join(self.config.url, self.config.metrics_path)
         snap, _ = fetch_metrics(self.session, url, deadline, cap=self._cap(), headers=self._headers(), parser=parser)

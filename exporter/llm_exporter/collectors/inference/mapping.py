@@ -437,20 +437,18 @@ def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: 
         bounds = b if bounds is None else bounds & b
     if not usable or not bounds:
         return
-    buckets = []
-    for le in sorted(bounds):
-        srcs = {sid: hs.buckets[le] for sid, hs, _ in usable}
-        buckets.append(
-            (le * usable[0][2] if not math.isinf(le) else le, folder.update((metric, labels, "le", le), srcs))
-        )
-    sums = {sid: (hs.sum if hs.sum is not None else 0.0) * scale for sid, hs, scale in usable}
-    out.add_histogram(metric, dict(labels), buckets, folder.update((metric, labels, "sum"), sums))
+    ordered = sorted(bounds)
+    scale0 = usable[0][2]
+    items = [((metric, labels, "le", le), {sid: hs.buckets[le] for sid, hs, _ in usable}) for le in ordered]
+    items.append(((metric, labels, "sum"), {sid: (hs.sum or 0.0) * scale for sid, hs, scale in usable}))
+    *counts, total = folder.update_many(items)
+    buckets = [(le if le == math.inf else le * scale0, count) for le, count in zip(ordered, counts, strict=True)]
+    out.add_histogram(metric, dict(labels), buckets, total)
 
 
 def _hist_reject_reason(hs: HistSeries) -> str | None:
     """Why a histogram series read from upstream cannot be used (a bad bucket, sum or count)."""
     for value in (*hs.buckets.values(), hs.count, hs.sum):
-        why = None if value is None else counter_reject_reason(value)
-        if why is not None:
-            return why
+        if value is not None and not 0.0 <= value < math.inf:  # the fast test, then the reason
+            return counter_reject_reason(value)
     return None

@@ -1,0 +1,108 @@
+"""Startup time and idle memory of llm-exporter on its embedded default, against a plain exporter.
+
+In one run, ``--runs`` times each, interleaved:
+
+- ours: ``python -m llm_exporter`` with no config file (the embedded default: GPUs if NVML
+  loads, engine discovery on the default local ports);
+- baseline: a plain ``prometheus_client`` exporter (``start_http_server`` and its default
+  registry), the smallest Python exporter there is.
+
+Startup is the time from spawning the process to the first ``200`` from ``/-/ready`` (ours)
+or ``/metrics`` (baseline); idle RSS is read from ``/proc`` after one scrape and a second of
+rest. Medians are printed with the ratio ours / baseline (goals: ready within 150 ms, idle
+RSS at most 32 MiB).
+
+    python bench/bench_startup.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import psutil
+
+BASELINE = """
+import sys, time
+from prometheus_client import start_http_server
+start_http_server(int(sys.argv[1]), addr="127.0.0.1")
+while True:
+    time.sleep(3600)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ok(port: int, path: str) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def one(cmd: list[str], port: int, ready_path: str) -> tuple[float, float]:
+    """(seconds to ready, idle RSS bytes) of one start of ``cmd``."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not ok(port, ready_path):
+            if proc.poll() is not None:
+                raise SystemExit(f"{cmd[:3]} exited with {proc.returncode}")
+            if time.perf_counter() - t0 > 60:
+                raise SystemExit(f"{cmd[:3]} not ready after 60 s")
+            time.sleep(0.002)
+        started = time.perf_counter() - t0
+        ok(port, "/metrics")
+        time.sleep(1.0)
+        return started, float(psutil.Process(proc.pid).memory_info().rss)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    ours: list[tuple[float, float]] = []
+    base: list[tuple[float, float]] = []
+    for _ in range(args.runs):
+        p = free_port()
+        ours.append(
+            one(
+                [sys.executable, "-m", "llm_exporter", f"--web.listen-address=127.0.0.1:{p}", "--log.level=error"],
+                p,
+                "/-/ready",
+            )
+        )
+        p = free_port()
+        base.append(one([sys.executable, "-c", BASELINE, str(p)], p, "/metrics"))
+    o_start, o_rss = statistics.median(s for s, _ in ours), statistics.median(r for _, r in ours)
+    b_start, b_rss = statistics.median(s for s, _ in base), statistics.median(r for _, r in base)
+    mib = 2**20
+    print(f"startup and idle memory: median of {args.runs} interleaved starts each")
+    print(f"{'':44}{'ready ms':>10}{'idle RSS MiB':>14}")
+    print(f"{'llm-exporter, embedded default':44}{o_start * 1e3:>10.0f}{o_rss / mib:>14.1f}")
+    print(f"{'baseline plain prometheus_client exporter':44}{b_start * 1e3:>10.0f}{b_rss / mib:>14.1f}")
+    print(f"{'ratio':44}{o_start / b_start:>10.2f}{o_rss / b_rss:>14.2f}")
+    verdict = "OK" if o_start <= 0.150 and o_rss <= 32 * mib else "ABOVE GOAL"
+    print(f"goals: ready <= 150 ms, idle RSS <= 32 MiB: {verdict}")
+
+
+if __name__ == "__main__":
+    main()
