@@ -208,3 +208,25 @@ def test_credentials_redacted_in_logs_and_labels(tmp_path: Path) -> None:
         assert "S3cret" not in text
         assert 'target="http://u:xxxxx@h"' in text
         assert "alice:xxxxx@" in logs or "token=xxxxx" in logs or f"127.0.0.1:{dead}" in logs
+
+
+def test_both_log_formats_redact_urls_exceptions_and_registered_secrets() -> None:
+    import json
+    import logging
+
+    from llm_exporter.logsetup import JsonFormatter, LogfmtFormatter
+
+    set_secrets(["S3cretBearer"])
+    try:
+        raise ValueError("refused: http://u:S3cretPw@h:1/?api_key=S3cretKey sent S3cretBearer")
+    except ValueError:
+        import sys as _sys
+
+        record = logging.LogRecord(
+            "llm_exporter.x", logging.ERROR, __file__, 1, "GET %s", ("http://a:S3cretArg@h/",), _sys.exc_info()
+        )
+    for formatter in (LogfmtFormatter(), JsonFormatter()):
+        line = formatter.format(record)
+        assert "S3cret" not in line, line
+        assert "a:xxxxx@h" in line and "api_key=xxxxx" in line
+    assert json.loads(JsonFormatter().format(record))["msg"] == "GET http://a:xxxxx@h/"
