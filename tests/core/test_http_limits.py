@@ -121,6 +121,7 @@ def test_slowloris_connections_are_cut_and_capped(limited_server: ExporterHTTPSe
     extra.settimeout(5)
     assert extra.recv(100) == b"", "over the cap: closed at once, no answer"
     extra.close()
+    assert not any(closed_by_server(s) for s in drippers), "the extra one was closed for the cap, not a deadline"
     cut = set()
     for drip in range(200):  # 200 x 0.1 s: far longer than the 1 s header deadline
         for i, s in enumerate(drippers):
@@ -154,3 +155,25 @@ def test_silent_connection_is_closed_and_keepalive_survives_a_pause(limited_serv
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
         s.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
         assert s.recv(4096).startswith(b"HTTP/1.1 200"), "keep-alive: the next request is served"
+
+
+def test_limits_come_from_the_command_line(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """--web.max-connections and --web.read-header-timeout reach the real server."""
+    args = ("--web.max-connections=2", "--web.read-header-timeout=3")
+    with run_exporter(QUIET, tmp_path_factory.mktemp("flags"), args=args) as exp:
+        held = [socket.create_connection(("127.0.0.1", exp.port), timeout=10) for _ in range(2)]
+        for s in held:
+            s.sendall(b"GET /metrics HTTP/1.1\r\n")  # headers never finished
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", exp.port), timeout=10)
+        extra.settimeout(10)
+        assert extra.recv(100) == b"", "a third connection is over the cap"
+        extra.close()
+        assert not any(closed_by_server(s) for s in held), "closed for the cap, not for its header deadline"
+        for s in held:
+            s.settimeout(10)
+            assert s.recv(100) == b"", "cut at the header deadline"
+            s.close()
+        assert statuses(exchange(exp.port, b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) == [
+            b"200"
+        ]
