@@ -773,12 +773,28 @@ _SPECS: tuple[MetricSpec, ...] = (
         "seconds",
     ),
     _m("queue", "llm_queue_consumers", "gauge", "Consumers or workers attached to the queue.", _Q),
-    _m("queue", "llm_queue_enqueued_total", "counter", "Messages accepted into the queue (broker counter).", _Q),
+    _m(
+        "queue",
+        "llm_queue_enqueued_total",
+        "counter",
+        "Messages accepted into the queue: tasks per second in (RabbitMQ publish, stream entries-added, "
+        "JetStream last_seq, Celery task-sent).",
+        _Q,
+    ),
+    _m(
+        "queue",
+        "llm_queue_delivered_total",
+        "counter",
+        "Messages handed to consumers, redeliveries included (RabbitMQ deliver_get, stream group entries-read, "
+        "JetStream consumer delivered sequence, Celery task-received).",
+        _Q,
+    ),
     _m(
         "queue",
         "llm_queue_completed_total",
         "counter",
-        "Messages acknowledged or jobs completed (RabbitMQ acks, RQ workers' finished jobs).",
+        "Messages acknowledged or tasks done: tasks per second done (RabbitMQ ack, stream group entries-read minus "
+        "pending, JetStream ack floor, RQ workers' finished jobs, Celery task-succeeded).",
         _Q,
     ),
     _m(

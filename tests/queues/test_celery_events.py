@@ -160,6 +160,13 @@ def test_celery_events_on_redis(redis_srv: RedisServer, workers: list[Worker], p
         # Celery on Redis now has consumers, from heartbeats.
         assert value(ms, "llm_queue_consumers", backend="celery", queue="agents") == 1
         assert value(ms, "llm_queue_oldest_ready_age_seconds", backend="celery", queue="agents") == 0
+        # In and done, with the meaning they have on every backend: 8 tasks + 2 retries sent
+        # and received, 6 succeeded, 2 failed.
+        row = {"backend": "celery", "target": "agents", "queue": "agents", "group": ""}
+        assert value(ms, "llm_queue_enqueued_total", **row) == 10
+        assert value(ms, "llm_queue_delivered_total", **row) == 10
+        assert value(ms, "llm_queue_completed_total", **row) == 6
+        assert value(ms, "llm_queue_failed_total", **row) == 2
         # SIGKILL: no worker-offline event; gone once 2 heartbeat intervals pass without one.
         workers[0].kill()
         time.sleep(2 * HEARTBEAT + 0.3)

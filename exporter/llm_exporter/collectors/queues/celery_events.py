@@ -92,6 +92,7 @@ class Snapshot:
     workers: dict[str, int]  # queue -> workers alive
     oldest_waiting: dict[str, float]  # queue -> age in seconds (queues with sent-not-started tasks)
     age_known: set[str]  # queues whose waiting age the events can tell (sent and worker events seen)
+    sent_seen: set[str]  # queues with task-sent events (producers send them)
     queues: list[str]
     tracked: int
     forgotten: int
@@ -349,6 +350,7 @@ class TaskEventState:
                 workers=workers,
                 oldest_waiting={q: max(0.0, now - t) for q, t in oldest.items()},
                 age_known=self._sent_seen & self._worker_seen,
+                sent_seen=set(self._sent_seen),
                 queues=list(self._queues),
                 tracked=len(self._pending),
                 forgotten=self._forgotten,

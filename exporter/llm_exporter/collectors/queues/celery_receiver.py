@@ -238,8 +238,26 @@ class CeleryEvents:
         out.add("llm_queue_tasks_tracked", float(snap.tracked), health)
         out.add("llm_queue_tasks_forgotten_total", float(snap.forgotten), health)
         out.add("llm_queue_task_names_folded", float(snap.folded), health)
+        per_queue = _per_queue(snap.stages, snap.outcomes)
         for row in rows:
             if row.backend == BACKEND and row.queue in snap.workers:
                 row.consumers = float(snap.workers[row.queue])
+                # Celery on Redis has no broker counters: the events are the throughput.
+                counts = per_queue.get(row.queue, {})
+                if row.queue in snap.sent_seen:
+                    row.enqueued_total = counts.get("sent", 0.0)
+                row.delivered_total = counts.get("received", 0.0)
+                row.completed_total = counts.get("succeeded", 0.0)
+                row.failed_total = counts.get("failed", 0.0)
             if row.oldest_ready_age is None and row.queue in snap.age_known:
                 row.oldest_ready_age = snap.oldest_waiting.get(row.queue)
+
+
+def _per_queue(*tables: dict[tuple[str, str, str], int]) -> dict[str, dict[str, float]]:
+    """Sum event and outcome counts over task names: queue -> {event or outcome: count}."""
+    out: dict[str, dict[str, float]] = {}
+    for table in tables:
+        for (queue, _task, what), n in table.items():
+            q = out.setdefault(queue, {})
+            q[what] = q.get(what, 0.0) + n
+    return out

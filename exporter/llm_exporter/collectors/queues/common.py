@@ -34,6 +34,7 @@ _VALUE_METRICS = (
     ("redelivering", "llm_queue_redelivering_messages"),
     ("pull_requests", "llm_queue_pull_requests_waiting"),
     ("enqueued_total", "llm_queue_enqueued_total"),
+    ("delivered_total", "llm_queue_delivered_total"),
     ("completed_total", "llm_queue_completed_total"),
     ("failed_total", "llm_queue_failed_total"),
     ("redelivered_total", "llm_queue_redelivered_total"),
@@ -68,6 +69,7 @@ class QueueStats:
     redelivering: float | None = None
     pull_requests: float | None = None
     enqueued_total: float | None = None
+    delivered_total: float | None = None
     completed_total: float | None = None
     failed_total: float | None = None
     redelivered_total: float | None = None

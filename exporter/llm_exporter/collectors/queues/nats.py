@@ -8,7 +8,9 @@ leader reports and replicas are not double counted. Ephemeral consumers (no
 Per durable consumer (label ``group``): ready = ``num_pending``, in-flight =
 ``num_ack_pending``, ``num_redelivered`` (a gauge: unacked messages delivered more than
 once), ``num_waiting`` (outstanding pull requests), consumers = 1/0 from ``push_bound``
-for push consumers (unknown for pull consumers), enqueued = the stream's ``last_seq``.
+for push consumers (unknown for pull consumers), enqueued = the stream's ``last_seq``,
+delivered = ``delivered.consumer_seq`` (deliveries, redeliveries included) and completed =
+``ack_floor.consumer_seq`` (deliveries up to the highest contiguous ack).
 The oldest ready age is 0 when nothing is pending, and ``now - first_ts`` of a
 work-queue/interest stream while nothing is awaiting ack (then the stream's first
 message is the oldest undelivered one); otherwise it is unknowable here and absent.
@@ -47,6 +49,11 @@ def parse_ts(text: Any) -> float | None:
         return datetime.fromisoformat(t).timestamp()
     except ValueError:
         return None
+
+
+def _seq(cursor: Any) -> float | None:
+    """The consumer sequence of a ``delivered`` / ``ack_floor`` cursor: deliveries to this consumer."""
+    return num(cursor.get("consumer_seq")) if isinstance(cursor, dict) else None
 
 
 class NatsQueueCollector(BaseCollector[QueueTarget]):
@@ -165,6 +172,8 @@ class NatsQueueCollector(BaseCollector[QueueTarget]):
                         pull_requests=None if push else num(c.get("num_waiting")),
                         consumers=(1.0 if c.get("push_bound") else 0.0) if push else None,
                         enqueued_total=num(state.get("last_seq")),
+                        delivered_total=_seq(c.get("delivered")),
+                        completed_total=_seq(c.get("ack_floor")),
                     )
                     if pending == 0:
                         row.oldest_ready_age = 0.0

@@ -48,6 +48,7 @@ COLUMNS = ",".join(
         "effective_policy_definition",
         "head_message_timestamp",
         "message_stats.publish",
+        "message_stats.deliver_get",
         "message_stats.ack",
         "message_stats.redeliver",
     )
@@ -248,6 +249,7 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
         default = 0.0 if self._stats_enabled else None
         for attr, key in (
             ("enqueued_total", "publish"),
+            ("delivered_total", "deliver_get"),
             ("completed_total", "ack"),
             ("redelivered_total", "redeliver"),
         ):

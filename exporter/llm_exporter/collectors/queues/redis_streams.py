@@ -1,8 +1,9 @@
 """Redis streams with consumer groups, as pipeline reads.
 
 Per stream: ``XINFO STREAM`` (length, entries-added) and ``XINFO GROUPS`` (consumers,
-pending, lag). Per group: ``XPENDING key group - + 1`` (the lowest pending entry and how
-long ago it was delivered) and a read-only Lua script that finds the first entry after
+pending, lag, entries-read = delivered; entries-read minus pending = acknowledged). Per
+group: ``XPENDING key group - + 1`` (the lowest pending entry and how long ago it was
+delivered) and a read-only Lua script that finds the first entry after
 the group's last-delivered-id (its ID time is the oldest ready age). A ``lag`` of NULL
 (Redis cannot compute it) is exported as absent, never 0. A missing stream key is an
 empty stream (Redis deletes nothing else), so it exports zeros.
@@ -116,6 +117,10 @@ class StreamRead:
                 consumers=int(g.get("consumers") or 0),
                 enqueued_total=added,
             )
+            read = g.get("entries-read")
+            if read is not None:  # NULL when Redis cannot tell (XGROUP SETID to an arbitrary ID)
+                row.delivered_total = float(read)
+                row.completed_total = max(0.0, float(read) - pending)  # delivered and acknowledged
             extra = per_group.get(name)
             if extra:
                 pel, first_id = extra
