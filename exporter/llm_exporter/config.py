@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from . import configschema
-from .configschema import ConfigError, Duration, Url, non_empty, non_negative, positive
+from .configschema import ConfigError, Duration, Url, label_name, non_empty, non_negative, positive
 
 __all__ = ["Config", "ConfigError", "default_config_text", "load_config", "load_config_text", "secret_values"]
 
@@ -57,7 +57,7 @@ class ProcessConfig:
 class InferenceTarget:
     """One inference server to read."""
 
-    name: str = field(metadata={"check": non_empty})
+    name: str = field(metadata={"check": label_name})
     url: Url
     server: str = field(default="auto", metadata={"check": known_server})
     model: str | None = None
@@ -170,7 +170,7 @@ class QueueTarget:
     every ``discovery_interval``. ``max_queues`` caps exported queue rows per target.
     """
 
-    name: str = field(metadata={"check": non_empty})
+    name: str = field(metadata={"check": label_name})
     backend: Literal["redis", "rabbitmq", "nats"]
     url: Url
     username: str | None = None

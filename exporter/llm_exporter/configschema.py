@@ -458,3 +458,12 @@ def non_negative(v: float) -> str | None:
 
 def non_empty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
+
+
+def label_name(v: str) -> str | None:
+    """A target name: not empty, and no credential (it becomes the ``target`` label, shown everywhere)."""
+    if not v.strip():
+        return "must not be empty"
+    if redact(v) != v:
+        return "must not hold a credential (a URL password or a token parameter): it is the target label"
+    return None

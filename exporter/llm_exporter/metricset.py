@@ -3,7 +3,8 @@
 Collectors never build ``prometheus_client`` families themselves: they add samples to a
 ``MetricSet``. That keeps three promises in one place: only catalog metrics are emitted,
 every series of a metric carries exactly the catalog's labels, and a series added twice
-is exported once (last value wins), and no label value carries a credential (``redact.label``).
+is exported once (last value wins). (Target names cannot hold credentials: config validation
+refuses them, so no label carries one.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .catalog import CATALOG, Catalog, MetricSpec
-from .redact import label
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -149,8 +149,8 @@ class MetricSet:
             extra = sorted(set(labels) - set(spec.labels))
             if not spec.extra_labels:
                 raise CatalogViolation(f"{spec.name}: labels {extra} are not in the catalog")
-            return tuple((n, label(str(labels[n]))) for n in (*spec.labels, *extra))
-        return tuple((n, label(str(labels[n]))) for n in spec.labels)
+            return tuple((n, str(labels[n])) for n in (*spec.labels, *extra))
+        return tuple((n, str(labels[n])) for n in spec.labels)
 
 
 def _family(spec: MetricSpec, series: Mapping[LabelKey, float | Histogram]) -> Metric:

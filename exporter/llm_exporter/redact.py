@@ -66,10 +66,3 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
-
-
-def label(value: str) -> str:
-    """A metric label value, redacted only when it could hold a credential (cheap check first)."""
-    if "@" in value or "=" in value:
-        return redact(value)
-    return value

@@ -143,6 +143,15 @@ def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:
     assert res.returncode == 2 and "S3cret" not in res.stderr and "Traceback" not in res.stderr
 
 
+def test_target_name_cannot_hold_a_credential() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config_text("inference:\n  - name: http://u:S3cretLabel@h\n    url: http://h:1\n")
+    assert info.value.errors == [
+        "inference[0].name: must not hold a credential (a URL password or a token parameter): "
+        "it is the target label (line 2)"
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -188,12 +197,13 @@ def test_redact_url(raw: str, want: str) -> None:
 
 def test_credentials_redacted_in_logs_and_labels(tmp_path: Path) -> None:
     """Inference, RabbitMQ and NATS targets whose URLs carry credentials, all refused: the
-    warn lines and the target labels show ``xxxxx``, never the password or token."""
+    warn lines show ``xxxxx``, never the password or token, and no label carries them (a
+    target name, the only label made from config, cannot hold a credential)."""
     dead = free_port()
     cfg = (
         QUIET
         + "inference:\n"
-        + f"  - name: http://u:S3cretLabel@h\n    url: http://alice:S3cretPw@127.0.0.1:{dead}/?token=S3cretTok\n"
+        + f"  - name: vllm-a\n    url: http://alice:S3cretPw@127.0.0.1:{dead}/?token=S3cretTok\n"
         + "    server: vllm\n"
         + "queues:\n"
         + f"  - name: rabbit\n    backend: rabbitmq\n    url: http://guest:S3cretRabbit@127.0.0.1:{dead}\n"
@@ -206,7 +216,7 @@ def test_credentials_redacted_in_logs_and_labels(tmp_path: Path) -> None:
         logs = exp.logs()
         assert "S3cret" not in logs, [line for line in logs.splitlines() if "S3cret" in line]
         assert "S3cret" not in text
-        assert 'target="http://u:xxxxx@h"' in text
+        assert 'llm_target_up{target="vllm-a"} 0.0' in text
         assert "alice:xxxxx@" in logs or "token=xxxxx" in logs or f"127.0.0.1:{dead}" in logs
 
 
