@@ -75,6 +75,11 @@ class Bundle:
         return str(self.alert(name).get("for", "5m"))
 
     @property
+    def startup_grace(self) -> str:
+        """How long a new inference pod may take to load its model before alerts treat it as down."""
+        return str(self.raw.get("startup_grace", "20m"))
+
+    @property
     def rate_window(self) -> str:
         return str(self.raw.get("rate_window", "5m"))
 

@@ -74,6 +74,47 @@ def alert_file(b: Bundle) -> str:
     return dump({"groups": out})
 
 
+ESCALATION = {
+    "meta": "The team running the monitoring stack, in working hours.",
+    "llm": "The team owning the model; the inference on-call for critical alerts.",
+    "slo": "Critical tiers page the inference on-call; warning tiers are a ticket for the model's owners.",
+    "gpu": "Infrastructure: drains and GPU resets; a vendor/RMA ticket when hardware repeats a fault.",
+    "queue": "The team owning the agent workers that consume the queue.",
+    "cost": "The budget owner of the model, in working hours.",
+}
+GROUP_DASHBOARD = {
+    "meta": "llm-exporter-health.json",
+    "llm": "llm-instance.json",
+    "slo": "llm-slo-cost.json",
+    "gpu": "gpu-node.json",
+    "queue": "llm-pipeline.json",
+    "cost": "llm-slo-cost.json",
+}
+
+
+def panel_link(b: Bundle, a: Alert) -> str:
+    """Markdown link to the runbook's panel (the alert group's dashboard first, then any)."""
+    from .dashboards import dashboards  # late: dashboards import the recording rules
+
+    boards = dashboards(b)
+    first = GROUP_DASHBOARD[a.group]
+    order = [first, *[n for n in boards if n != first]]
+    title = a.runbook.panel
+    base = (b.raw.get("grafana_url") or "").rstrip("/") or "<grafana>"
+    for name in order:
+        d = boards[name]
+        stack = list(d.get("panels", []))
+        while stack:
+            p = stack.pop(0)
+            stack.extend(p.get("panels", []))
+            if title and p.get("title") == title:
+                return f"[{d['title']} / {title}]({base}/d/{d['uid']}?viewPanel={p['id']})"
+    if title:
+        raise ValueError(f"{a.name}: runbook panel {title!r} is in no dashboard")
+    d = boards[first]
+    return f"[{d['title']}]({base}/d/{d['uid']})"
+
+
 def runbook(b: Bundle, name: str) -> str:
     tiers = [a for a in alerts(b) if a.name == name]
     a = tiers[0]
@@ -115,7 +156,7 @@ def runbook(b: Bundle, name: str) -> str:
         rb.confirm,
         "```",
         "",
-        f"Dashboard: `{dashboard_for(b, a)}`.",
+        f"Dashboard: {panel_link(b, a)}.",
         "",
         "## Likely causes",
         "",
@@ -124,6 +165,21 @@ def runbook(b: Bundle, name: str) -> str:
         "## What to do",
         "",
         *[f"{i}. {s}" for i, s in enumerate(rb.actions, 1)],
+        "",
+        *(["```sh", *rb.commands, "```", ""] if rb.commands else []),
+        *(
+            [
+                "| " + " | ".join(rb.table[0]) + " |",
+                "|" + "---|" * len(rb.table[0]),
+                *["| " + " | ".join(row) + " |" for row in rb.table[1:]],
+                "",
+            ]
+            if rb.table
+            else []
+        ),
+        "## Escalation",
+        "",
+        rb.escalate or ESCALATION[a.group],
         "",
     ]
     return "\n".join(lines)

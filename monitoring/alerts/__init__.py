@@ -13,6 +13,7 @@ from .exporter import exporter_alerts
 from .gpu import gpu_alerts
 from .inference import inference_alerts
 from .model import Alert, Runbook
+from .probe import probe_alerts
 from .queues import queue_alerts
 from .slo import burn_rate_alerts
 
@@ -24,6 +25,7 @@ def alerts(b: Bundle) -> list[Alert]:
     return [
         *exporter_alerts(b),
         *inference_alerts(b),
+        *probe_alerts(b),
         *burn_rate_alerts(b),
         *gpu_alerts(b),
         *queue_alerts(b),

@@ -36,31 +36,110 @@ def exporter_alerts(b: Bundle) -> list[Alert]:
             ),
         )
     )
+    up = f"up{{{b['exporter_up_selector']}}}"
+    share = float(b.raw.get("fleet_share", 0.5))
+    grace = b.startup_grace
+    exporter_down = Runbook(
+        "Prometheus failed to scrape the exporter itself. All its collectors' series are stale, "
+        "so the other alerts for that pod cannot fire. The single-instance tier is a ticket (one "
+        "pod, usually one replica of several); the fleet tier pages when more than "
+        f"{share:.0%} of a job's exporters are down (a monitoring blackout, or a cluster-wide failure).",
+        f"{up} == 0",
+        (
+            "The pod or process is gone or restarting (OOM kill, crash loop).",
+            "Network policy, TLS or basic-auth settings that no longer match the scrape config.",
+            "A scrape timeout shorter than the exporter's slowest collector.",
+            "Fleet tier: a node pool or the CNI failing, a bad exporter rollout, a changed scrape config.",
+        ),
+        (
+            "Open the Prometheus Targets page (Status -> Targets) for the scrape error of that instance.",
+            "Check the exporter's logs and restarts (commands below).",
+            "If the exporter is slow, raise scrape_timeout or lower collector timeouts.",
+        ),
+        commands=(
+            "kubectl -n <namespace> get pod <pod> -o wide",
+            "kubectl -n <namespace> describe pod <pod> | grep -A5 -i 'last state'",
+            "kubectl -n <namespace> logs <pod> -c llm-exporter --tail=100",
+            "kubectl -n <namespace> exec <pod> -c llm-exporter -- python -c "
+            "\"import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:10556/-/healthy').read())\"",
+        ),
+        panel="Exporters up",
+        escalate="Fleet tier: page the platform on-call (cluster networking or Prometheus). Single "
+        "instance for more than an hour: the team owning the inference deployment.",
+    )
     add(
         Alert(
             "LLMExporterDown",
             "meta",
-            f"up{{{b['exporter_up_selector']}}} == 0",
+            f"{up} == 0",
             b.for_("LLMExporterDown"),
-            "critical",
+            "warning",
             "An llm-exporter instance cannot be scraped.",
             "Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }}); every inference, GPU and "
             "queue metric of that pod is missing.",
-            Runbook(
-                "Prometheus failed to scrape the exporter itself. All its collectors' series are stale, "
-                "so the other alerts for that pod cannot fire.",
-                f"up{{{b['exporter_up_selector']}}} == 0",
-                (
-                    "The pod or process is gone or restarting (OOM kill, crash loop).",
-                    "Network policy, TLS or basic-auth settings that no longer match the scrape config.",
-                    "A scrape timeout shorter than the exporter's slowest collector.",
-                ),
-                (
-                    "curl the target's /metrics and /-/healthy from the Prometheus host.",
-                    "Read the exporter's logs; check the Prometheus Targets page for the scrape error.",
-                    "If the exporter is slow, raise scrape_timeout or lower collector timeouts.",
-                ),
-            ),
+            exporter_down,
+        )
+    )
+    add(
+        Alert(
+            "LLMExporterDown",
+            "meta",
+            f"count {b.by()} ({up} == 0)\n/\ncount {b.by()} ({up})\n> {share:g}",
+            str(b.alert("LLMExporterDown").get("fleet_for", "5m")),
+            "critical",
+            "An llm-exporter instance cannot be scraped.",
+            "{{ $value | humanizePercentage }} of the exporters of job {{ $labels.job }} cannot be scraped.",
+            exporter_down,
+            labels={"scope": "fleet"},
+        )
+    )
+    target_down = Runbook(
+        "The exporter could not read a configured upstream (an inference server's /metrics or a "
+        "queue broker). The exporter still answers; only that target's series are gone. A ticket, "
+        "not a page: one replica is down and the others serve (user impact pages through the SLO "
+        f"burn and LLMModelProbesFailing). Two tiers: down_for=short fires {b.for_('LLMTargetDown')} "
+        f"after a target that was serving within the last {grace} stops (a crash); down_for=long fires "
+        f"after {grace} down whatever happened before, so a new pod loading its model (vLLM: up to "
+        "15 minutes) never alerts during a rollout. The target's other alerts are inhibited in "
+        "Alertmanager while this one fires.",
+        f"{b.sel('llm_target_up')} == 0",
+        (
+            "The inference server or broker crashed, is restarting, or is stuck loading a model "
+            "(download, out of GPU memory).",
+            "Wrong URL, port, credentials or TLS in the exporter config.",
+            "The upstream answers too slowly (timeout) or returns an oversized or malformed body.",
+        ),
+        (
+            "Read the exporter's log: it logs the reason once per state change.",
+            "Check the engine container: restarts, OOM kills, the end of its log (commands below).",
+            "curl the upstream URL from the exporter's container.",
+            "Restart or fix the upstream; fix the config and send SIGHUP (or POST /-/reload with "
+            "--web.enable-lifecycle).",
+        ),
+        commands=(
+            "kubectl -n <namespace> get pod <pod> -o jsonpath='{.status.containerStatuses[*].restartCount}'",
+            "kubectl -n <namespace> logs <pod> -c vllm --tail=200",
+            "kubectl -n <namespace> logs <pod> -c llm-exporter | grep -i <target>",
+            "kubectl -n <namespace> exec <pod> -c vllm -- nvidia-smi",
+            "kubectl -n <namespace> exec <pod> -c llm-exporter -- python -c "
+            "\"import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:8000/health').status)\"",
+        ),
+        panel="Target up",
+        escalate="Page the inference on-call only when LLMModelProbesFailing or an SLO burn-rate alert "
+        "fires as well; otherwise the owning team handles it in working hours.",
+    )
+    add(
+        Alert(
+            "LLMTargetDown",
+            "meta",
+            f"{b.sel('llm_target_up')} == 0\nand\nmax_over_time({b.sel('llm_target_up')}[{grace}]) == 1",
+            b.for_("LLMTargetDown"),
+            "warning",
+            "An upstream read by llm-exporter is unreachable.",
+            "Target {{ $labels.target }} behind {{ $labels.instance }} (job {{ $labels.job }}) was serving and has "
+            "been unreachable for more than " + b.for_("LLMTargetDown") + "; its metrics are absent.",
+            target_down,
+            labels={"down_for": "short"},
         )
     )
     add(
@@ -68,28 +147,13 @@ def exporter_alerts(b: Bundle) -> list[Alert]:
             "LLMTargetDown",
             "meta",
             f"{b.sel('llm_target_up')} == 0",
-            b.for_("LLMTargetDown"),
-            "critical",
+            grace,
+            "warning",
             "An upstream read by llm-exporter is unreachable.",
             "Target {{ $labels.target }} behind {{ $labels.instance }} (job {{ $labels.job }}) has been "
-            "unreachable for " + b.for_("LLMTargetDown") + "; its metrics are absent.",
-            Runbook(
-                "The exporter could not read a configured upstream (an inference server's /metrics or a "
-                "queue broker). The exporter still answers; only that target's series are gone. The "
-                "target's other alerts are inhibited in Alertmanager while this one fires.",
-                f"{b.sel('llm_target_up')} == 0",
-                (
-                    "The inference server or broker crashed, is restarting or is still loading a model.",
-                    "Wrong URL, port, credentials or TLS in the exporter config.",
-                    "The upstream answers too slowly (timeout) or returns an oversized or malformed body.",
-                ),
-                (
-                    "Read the exporter's log: it logs the reason once per state change.",
-                    "curl the upstream URL from the exporter's pod.",
-                    "Restart or fix the upstream; fix the config and send SIGHUP (or POST /-/reload with "
-                    "--web.enable-lifecycle).",
-                ),
-            ),
+            "unreachable for " + grace + " (longer than a model load); its metrics are absent.",
+            target_down,
+            labels={"down_for": "long"},
         )
     )
     add(

@@ -43,33 +43,8 @@ def gpu_alerts(b: Bundle) -> list[Alert]:
             ),
         )
     )
-    xa = a("LLMGpuFatalXid")
-    xids = "|".join(str(x) for x in xa.get("xids", [48, 79]))
-    recent = str(xa.get("recent", "30m"))
-    add(
-        Alert(
-            "LLMGpuFatalXid",
-            "gpu",
-            f"time() - max {by('instance', 'gpu', 'uuid', 'xid')} "
-            f"({b.sel('llm_gpu_xid_last_timestamp_seconds', regex('xid', xids))}) < {seconds(recent):g}",
-            b.for_("LLMGpuFatalXid"),
-            "critical",
-            "A GPU reported a fatal XID error.",
-            "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }} reported XID {{ $labels.xid }} "
-            "{{ $value | humanizeDuration }} ago.",
-            Runbook(
-                "The NVML event watcher saw an XID of a class that means the GPU or its memory needs a "
-                f"reset or service ({xids.replace('|', ', ')}: double-bit ECC, row-remap, fell off the bus, "
-                f"NVLink, contained/uncontained errors). The alert fires for {recent} after the last event.",
-                f"{b.sel('llm_gpu_xid_last_timestamp_seconds', regex('xid', xids))}",
-                ("Hardware fault (memory, NVLink, PCIe), overheating, power.", "Driver or firmware bug."),
-                (
-                    "Drain the node; check dmesg and `nvidia-smi -q -d ECC,ROW_REMAPPER`.",
-                    "Reset the GPU or reboot; open a hardware ticket if it repeats.",
-                ),
-            ),
-        )
-    )
+    for name, severity in (("LLMGpuFatalXid", "critical"), ("LLMGpuXid", "warning")):
+        add(_xid_alert(b, name, severity))
     ew = str(a("LLMGpuUncorrectableEccErrors").get("window", "10m"))
     add(
         Alert(
@@ -307,3 +282,80 @@ def gpu_alerts(b: Bundle) -> list[Alert]:
         )
     )
     return out
+
+
+# NVIDIA's XID catalog (docs.nvidia.com/deploy/xid-errors): what each code means and what to do.
+XID_ACTIONS: dict[int, tuple[str, str]] = {
+    48: (
+        "Double-bit ECC error (uncorrectable)",
+        "Drain the node, reset the GPU (nvidia-smi -r) so the row is remapped; RMA if it repeats.",
+    ),
+    61: (
+        "Internal micro-controller breakpoint/warning",
+        "Watch for repeats; reset the GPU at the next drain if it does.",
+    ),
+    62: ("Internal micro-controller halt", "Drain the node and reset the GPU; update driver/firmware if it repeats."),
+    63: (
+        "ECC page retirement / row-remap recorded",
+        "No immediate action: the remap applies at the next GPU reset; schedule one.",
+    ),
+    64: ("ECC page retirement / row-remap recording failure", "Drain the node; the GPU needs service (RMA)."),
+    74: ("NVLink error", "Drain the node; check nvidia-smi nvlink -e, reseat/replace the NVLink bridge or board."),
+    79: ("GPU has fallen off the bus", "Drain and reboot the node; check PCIe, power and thermals; RMA if it repeats."),
+    92: ("High single-bit ECC error rate", "Schedule a drain and reset; watch llm_gpu_ecc_errors_total."),
+    94: (
+        "Contained ECC error (only the process using the bad memory was affected)",
+        "Restart the affected application (its pod); the GPU keeps working; reset at the next drain to remap.",
+    ),
+    95: ("Uncontained ECC error (every process on the GPU affected)", "Drain the node and reset the GPU now."),
+    119: ("GSP RPC timeout", "Drain the node, reset the GPU or reboot; update the driver if it repeats."),
+    120: ("GSP error", "Drain the node, reset the GPU or reboot; update the driver if it repeats."),
+}
+
+
+def _xid_alert(b: Bundle, name: str, severity: str) -> Alert:
+    """XIDs that need a reset or service now (critical) or soon / per application (warning)."""
+    cfg = b.alert(name)
+    default = [48, 62, 64, 74, 79, 95, 119, 120] if severity == "critical" else [61, 63, 92, 94]
+    codes = [int(x) for x in cfg.get("xids", default)]
+    xids = "|".join(str(x) for x in codes)
+    recent = str(cfg.get("recent", "30m"))
+    sel = b.sel("llm_gpu_xid_last_timestamp_seconds", regex("xid", xids))
+    page = severity == "critical"
+    return Alert(
+        name,
+        "gpu",
+        f"time() - max {b.by('instance', 'gpu', 'uuid', 'xid')} ({sel}) < {seconds(recent):g}",
+        b.for_(name),
+        severity,
+        "A GPU reported a fatal XID error." if page else "A GPU reported an XID that needs attention.",
+        "GPU {{ $labels.gpu }} ({{ $labels.uuid }}) on {{ $labels.instance }} reported XID {{ $labels.xid }} "
+        "{{ $value | humanizeDuration }} ago.",
+        Runbook(
+            "The NVML event watcher saw an XID "
+            + (
+                "of the reset/reboot class: the GPU or its memory needs a reset or service now."
+                if page
+                else "that does not stop the GPU: one application was hit (94) or memory is wearing (61, 63, 92)."
+            )
+            + f" Codes {', '.join(map(str, codes))}; the alert fires for {recent} after the last event. "
+            "Application XIDs (13, 31, 43, 45) never alert: they follow a program's own fault.",
+            sel,
+            ("Hardware fault (memory, NVLink, PCIe), overheating, power.", "Driver or firmware bug."),
+            ("Find the code in the table below and take its action.", "Open a hardware ticket if it repeats."),
+            commands=(
+                "kubectl describe node <node> | grep -A5 -i taints",
+                "kubectl cordon <node> && kubectl drain <node> --ignore-daemonsets --delete-emptydir-data",
+                "kubectl debug node/<node> -it --image=ubuntu -- chroot /host dmesg -T | grep -i xid",
+                "nvidia-smi -q -i <gpu> -d ECC,ROW_REMAPPER,PAGE_RETIREMENT",
+                "nvidia-smi -r -i <gpu>    # reset, once no process uses the GPU",
+            ),
+            panel="XID errors",
+            escalate=(
+                "Page: infrastructure on-call drains the node; open a vendor/RMA ticket for 48, 64, 79, 95."
+                if page
+                else "Ticket to infrastructure; restart the affected pod for 94; escalate when the same GPU repeats."
+            ),
+            table=(("XID", "Meaning", "Action"), *((str(c), *XID_ACTIONS[c]) for c in codes if c in XID_ACTIONS)),
+        ),
+    )

@@ -12,26 +12,31 @@ def inference_alerts(b: Bundle) -> list[Alert]:
     by = b.by
     out: list[Alert] = []
     add = out.append
-    lookback = str(a("LLMModelDisappeared").get("lookback", "30m"))
+    lookback = str(a("LLMModelDisappeared").get("lookback", "2h"))
     lv = by("target", "model")
     add(
         Alert(
             "LLMModelDisappeared",
             "llm",
-            f"group {lv} ({b.sel('llm_model_info')} offset {lookback})\n"
+            f"group {lv} (max_over_time({b.sel('llm_model_info')}[{lookback}]))\n"
             f"unless {b.on('target', 'model')}\ngroup {lv} ({b.sel('llm_model_info')})",
-            b.for_("LLMModelDisappeared"),
-            "critical",
+            str(a("LLMModelDisappeared").get("for", b.startup_grace)),
+            "warning",
             "A model that was served is no longer reported by any instance.",
             "Model {{ $labels.model }} of target {{ $labels.target }} (job {{ $labels.job }}) was served "
+            "within the last "
             + lookback
-            + " ago and no instance reports it now.",
+            + " and no instance has reported it for "
+            + str(a("LLMModelDisappeared").get("for", b.startup_grace))
+            + ".",
             Runbook(
-                f"llm_model_info for this model existed {lookback} ago and no instance reports it now: "
+                f"llm_model_info for this model existed within the last {lookback} and no instance reports it now: "
                 "every replica is gone, deleted or renamed the model. `up == 0` misses this when pods are "
-                "deleted rather than failing. The alert stops by itself once the old series leaves the "
-                f"{lookback} lookback.",
-                f"group {lv} ({b.sel('llm_model_info')} offset {lookback}) unless {b.on('target', 'model')} "
+                "deleted rather than failing. A ticket that waits longer than a model load (a Recreate "
+                "rollout or a rename must not page); a model that users cannot reach pages through "
+                "LLMModelProbesFailing and the SLO burn-rate alerts. The alert stops by itself once the old "
+                f"series leaves the {lookback} lookback.",
+                f"group {lv} (max_over_time({b.sel('llm_model_info')}[{lookback}])) unless {b.on('target', 'model')} "
                 f"group {lv} ({b.sel('llm_model_info')})",
                 (
                     "Deployment scaled to zero or deleted; pods stuck Pending (no GPU).",
@@ -39,9 +44,17 @@ def inference_alerts(b: Bundle) -> list[Alert]:
                     "The inference server is down (then LLMTargetDown fires too and inhibits this).",
                 ),
                 (
-                    "Check the deployment and pod status of the model.",
+                    "Check the deployment and pod status of the model (commands below).",
                     "If renamed on purpose, nothing to do; dashboards filter by the new name.",
                 ),
+                commands=(
+                    "kubectl -n <namespace> get deploy,pods -l app.kubernetes.io/name=vllm -o wide",
+                    "kubectl -n <namespace> get events --sort-by=.lastTimestamp | tail -20",
+                    "kubectl -n <namespace> describe pod <pending-pod> | grep -A3 -i 'insufficient nvidia.com/gpu'",
+                ),
+                panel="Instances per model",
+                escalate="The team owning the model; page them only if users report errors (the probe "
+                "and SLO alerts page on user impact).",
             ),
         )
     )

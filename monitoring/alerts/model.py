@@ -16,6 +16,10 @@ class Runbook:
     confirm: str  # a PromQL query that shows the problem
     causes: tuple[str, ...]
     actions: tuple[str, ...]
+    commands: tuple[str, ...] = ()  # shell commands to run (kubectl, nvidia-smi, redis-cli ...)
+    panel: str = ""  # title of the panel to look at in the alert group's dashboard
+    escalate: str = ""  # who to call, and when
+    table: tuple[tuple[str, ...], ...] = ()  # optional table (header row first), e.g. per-XID actions
 
 
 @dataclass(frozen=True)

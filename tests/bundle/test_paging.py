@@ -1,8 +1,10 @@
 """End to end: real Prometheus with the generated rules, real Alertmanager with the example config.
 
-An inference target (a local HTTP server playing vLLM) goes away; the exporter marks it down;
-LLMTargetDown pages the pager receiver (PagerDuty payload, routing key read from a file) with
-its labels and annotations, while LLMModelDisappeared for the same target is inhibited.
+A second inference target plays a new pod still loading its model (nothing answers on its port):
+for longer than the crash tier's `for`, nothing fires for it and nothing is paged. Then the
+serving target (a local HTTP server playing vLLM) goes away; the exporter marks it down;
+LLMTargetDown (a single target: warning) reaches the chat receiver (Slack payload, webhook URL
+read from a file), never the pager, while LLMModelDisappeared for the same target is inhibited.
 Durations are shortened through a test copy of the bundle config (same generator).
 """
 
@@ -16,7 +18,7 @@ from pathlib import Path
 import yaml
 from exporter_proc import run_exporter
 from prom import start_alertmanager, start_prometheus
-from support import wait_for
+from support import free_port, wait_for
 
 from bundle.common import AM_CONFIG
 from bundle.live import LiveEngine, Webhook
@@ -26,8 +28,9 @@ from monitoring.rulefiles import alert_file, recording_file
 
 def _rules(tmp_path: Path) -> list[Path]:
     raw = yaml.safe_load(DEFAULT_BUNDLE.read_text())
+    raw["startup_grace"] = "120s"  # a model load; 20m in production
     raw["alerts"]["LLMTargetDown"]["for"] = "3s"
-    raw["alerts"]["LLMModelDisappeared"].update({"for": "8s", "lookback": "15s"})
+    raw["alerts"]["LLMModelDisappeared"].update({"for": "8s", "lookback": "30s"})
     b = Bundle(raw)
     out = []
     for name, text in (("rec.yml", recording_file(b)), ("alerts.yml", alert_file(b))):
@@ -64,10 +67,14 @@ def _am_alerts(am: str) -> list[dict]:
         return json.load(r)
 
 
-def test_target_down_pages_and_inhibits(tmp_path: Path) -> None:
+def test_loading_pod_alerts_nobody_and_target_down_is_a_ticket(tmp_path: Path) -> None:
     engine = LiveEngine("vllm-v1.prom").start()
     hook = Webhook()
-    config = f"inference:\n  - name: vllm-a\n    url: {engine.url}\n    server: vllm\ngpu:\n  enabled: false\n"
+    loading = f"http://127.0.0.1:{free_port()}"  # a new pod's vLLM, still loading: nothing listens
+    config = (
+        f"inference:\n  - name: vllm-a\n    url: {engine.url}\n    server: vllm\n"
+        f"  - name: vllm-new\n    url: {loading}\n    server: vllm\ngpu:\n  enabled: false\n"
+    )
     try:
         with (
             run_exporter(config, tmp_path) as exp,
@@ -79,32 +86,30 @@ def test_target_down_pages_and_inhibits(tmp_path: Path) -> None:
             # Watchdog reaches the dead man's switch with the bearer token from its file.
             headers, _ = wait_for(lambda: hook.at("/deadmansswitch")[:1], 60, what="Watchdog")[0]  # type: ignore[index]
             assert headers.get("Authorization") == "Bearer dms-token"
-            # Let the model be known for longer than the (shortened) disappearance lookback.
+            # The loading target is down from the start, for longer than the crash tier's `for`
+            # (3s) but shorter than startup_grace: no alert fires for it, nobody is paged.
+            prom.wait_for('llm_target_up{target="vllm-new"} == 0')
+            prom.wait_for('count_over_time(llm_target_up{target="vllm-new"}[20s]) >= 15', timeout=60)
+            assert not prom.query('ALERTS{target="vllm-new", alertstate="firing"}'), "a loading pod must not alert"
+            # Let the model be known for a while, then the serving target crashes.
             prom.wait_for('count_over_time(llm_model_info{target="vllm-a"}[20s]) >= 15', timeout=60)
-            assert not hook.at("/pager")
+            assert not hook.at("/pager") and not hook.at("/chat")
 
             engine.stop()
             prom.wait_for('llm_target_up{target="vllm-a"} == 0')
 
-            def paged() -> list:
-                return [b for _, b in hook.at("/pager") if "LLMTargetDown" in json.dumps(b)]
+            def ticketed() -> list:
+                return [b for _, b in hook.at("/chat") if "vllm-a" in json.dumps(b)]
 
-            page = wait_for(paged, 60, what="the LLMTargetDown page")[0]  # type: ignore[index]
-            assert page["routing_key"] == "test-routing-key"
-            assert page["event_action"] == "trigger"
-            assert page["payload"]["severity"] == "critical"
-            details = json.dumps(page["payload"]["custom_details"])
+            ticket = json.dumps(wait_for(ticketed, 60, what="the LLMTargetDown ticket")[0])  # type: ignore[index]
             for expected in (
-                "alertname = LLMTargetDown",
-                "target = vllm-a",
-                "severity = critical",
-                f"instance = {exp.address}",
-                "runbook_url = ",
+                "LLMTargetDown",
+                "An upstream read by llm-exporter is unreachable.",
+                f"Target vllm-a behind {exp.address}",
                 "LLMTargetDown.md",
-                "Target vllm-a behind",
             ):
-                assert expected in details, f"{expected!r} not in {details}"
-            assert page["payload"]["summary"].startswith("An upstream read by llm-exporter is unreachable.")
+                assert expected in ticket, f"{expected!r} not in {ticket}"
+            assert not prom.query('ALERTS{target="vllm-new", alertstate="firing"}')
 
             # The model vanished with the target: Prometheus fires it, Alertmanager inhibits it.
             prom.wait_for('ALERTS{alertname="LLMModelDisappeared", alertstate="firing", target="vllm-a"}', 60)
@@ -117,10 +122,10 @@ def test_target_down_pages_and_inhibits(tmp_path: Path) -> None:
                 ]
 
             wait_for(inhibited, 30, what="LLMModelDisappeared to be inhibited")
-            # Two more group intervals: still no page for it.
+            # Two more group intervals: still nothing paged, and no ticket for the inhibited alert.
             time.sleep(5)  # waiting only: two more group intervals for a page that must not come
-            assert not [b for _, b in hook.at("/pager") if "LLMModelDisappeared" in json.dumps(b)]
-            assert not hook.at("/chat")
+            assert not hook.at("/pager"), "a single target down is a ticket, never a page"
+            assert not [b for _, b in hook.at("/chat") if "LLMModelDisappeared" in json.dumps(b)]
     finally:
         engine.stop()
         hook.close()
