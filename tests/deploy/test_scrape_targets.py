@@ -138,18 +138,24 @@ def series_of(name: str, labels: dict[str, str]) -> str:
 
 def promtool_exporter_down(labels: list[dict[str, str]], tmp_path: Path) -> None:
     """promtool: with every target's ``up`` at 0, LLMExporterDown fires once per target."""
-    (rule,) = [
+    rules = [
         r
         for p in RULE_FILES
         for g in yaml.safe_load(p.read_text())["groups"]
         for r in g["rules"]
         if r.get("alert") == "LLMExporterDown"
     ]
-    hold = re.fullmatch(r"(\d+)m", rule.get("for", "0m"))
-    assert hold, rule.get("for")
-    minutes = int(hold.group(1)) + 2
-
+    assert rules, "no LLMExporterDown rule"
+    holds = [re.fullmatch(r"(\d+)m", r.get("for", "0m")) for r in rules]
+    assert all(holds), [r.get("for") for r in rules]
+    minutes = max(int(h.group(1)) for h in holds if h) + 2
     firing = {"alertname": "LLMExporterDown", "alertstate": "firing"}
+    expected = []
+    for rule in rules:
+        if rule["expr"].lstrip().startswith("up{"):  # per exporter: keeps the target's labels
+            expected += [{**t, **rule.get("labels", {}), **firing} for t in labels]
+        else:  # a share of a job's exporters: one alert per job
+            expected += [{"job": j, **rule.get("labels", {}), **firing} for j in sorted({t["job"] for t in labels})]
 
     test = {
         "rule_files": [str(p) for p in RULE_FILES],
@@ -162,10 +168,7 @@ def promtool_exporter_down(labels: list[dict[str, str]], tmp_path: Path) -> None
                     {
                         "expr": 'ALERTS{alertname="LLMExporterDown", alertstate="firing"}',
                         "eval_time": f"{minutes}m",
-                        "exp_samples": [
-                            {"labels": series_of("ALERTS", {**t, **rule.get("labels", {}), **firing}), "value": 1}
-                            for t in labels
-                        ],
+                        "exp_samples": [{"labels": series_of("ALERTS", e), "value": 1} for e in expected],
                     }
                 ],
             }
