@@ -20,8 +20,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 
-import bcrypt
-
 BCRYPT_MAX_BYTES = 72
 
 
@@ -43,8 +41,12 @@ class BasicAuth:
         self, users: Mapping[str, str], max_concurrent: int = 2, max_wait: float = 5.0, cache_size: int = 1000
     ) -> None:
         self._users = {u: h.encode() for u, h in users.items()}
-        cost = max((_cost(h) for h in self._users.values()), default=4)
-        self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(cost))
+        self._dummy = b""
+        if self._users:  # bcrypt is imported only when basic auth is configured
+            import bcrypt
+
+            cost = max(_cost(h) for h in self._users.values())
+            self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(cost))
         self._slots = threading.BoundedSemaphore(max(1, max_concurrent))
         self._max_wait = max_wait
         self._ok: OrderedDict[bytes, None] = OrderedDict()
@@ -57,6 +59,8 @@ class BasicAuth:
 
     def check(self, user: str, password: str) -> bool:
         """True for valid credentials; raises ``AuthBusy`` when no bcrypt slot frees up in time."""
+        import bcrypt  # already loaded by __init__ when users are configured
+
         secret = password.encode("utf-8", "surrogateescape")
         hashed = self._users.get(user)
         usable = hashed is not None and len(secret) <= BCRYPT_MAX_BYTES

@@ -12,13 +12,16 @@ import logging
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ...config import DiscoveryConfig, InferenceTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown, close_collectors
 from ..base import BaseCollector
-from .collector import InferenceCollector
 from .engines import DEFAULT_PORTS
+
+if TYPE_CHECKING:
+    from .collector import InferenceCollector
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class DiscoveryCollector(BaseCollector[DiscoveryConfig]):
                 break
             if port_open(self.config.host, port, min(self.config.timeout, deadline.timeout())):
                 if port not in self._readers:
+                    from .collector import InferenceCollector  # the HTTP stack, once a port answers
+
                     target = InferenceTarget(
                         name=f"{self.config.host}:{port}",
                         url=f"http://{self.config.host}:{port}",

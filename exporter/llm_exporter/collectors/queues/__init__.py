@@ -8,22 +8,30 @@ emits the ``llm_queue_*`` metrics of the catalog. Constructors do no I/O.
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 from ...config import Config, QueueTarget
 from ...scrape import Collector
-from .nats import NatsQueueCollector
-from .rabbitmq import RabbitMQQueueCollector
-from .redis import RedisQueueCollector
 
 __all__ = ["NatsQueueCollector", "RabbitMQQueueCollector", "RedisQueueCollector", "build", "build_one"]
+
+# One module per backend, imported when a target of that backend is configured.
+_MODULES = {"redis": ".redis", "rabbitmq": ".rabbitmq", "nats": ".nats"}
+_CLASSES = {"redis": "RedisQueueCollector", "rabbitmq": "RabbitMQQueueCollector", "nats": "NatsQueueCollector"}
+
+
+def __getattr__(name: str) -> Any:
+    for backend, cls in _CLASSES.items():
+        if name == cls:
+            return getattr(import_module(_MODULES[backend], __name__), cls)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_one(cfg: QueueTarget) -> Collector:
     """The collector for one queue target."""
-    if cfg.backend == "redis":
-        return RedisQueueCollector(cfg)
-    if cfg.backend == "rabbitmq":
-        return RabbitMQQueueCollector(cfg)
-    return NatsQueueCollector(cfg)
+    collector_cls = getattr(import_module(_MODULES[cfg.backend], __name__), _CLASSES[cfg.backend])
+    return collector_cls(cfg)
 
 
 def build(config: Config) -> list[Collector]:
