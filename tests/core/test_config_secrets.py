@@ -158,7 +158,7 @@ def test_target_name_cannot_hold_a_credential() -> None:
         "inference:\n  - name: a\n    url: !tag http://h:1\n",
         "inference:\n  - name: a\n    url: http://h:1\n    timeout: 2001-13-45\n",
         "gpu:\n  expected_count: !!int x\n",
-        "gpu: " + "[" * 3000 + "]" * 3000 + "\n",
+        "gpu: " + "[" * 700 + "]" * 700 + "\n",
         "scrape:\n  timeout: .inf\n",
     ],
     ids=["unknown-tag", "bad-timestamp", "bad-int-tag", "deep-nesting", "infinite-duration"],
