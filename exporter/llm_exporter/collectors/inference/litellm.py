@@ -9,7 +9,7 @@ proxy's ``status_code``: 2xx ``unknown`` (no stop/length split), 429 and other 4
 
 from __future__ import annotations
 
-from .mapping import Engine, Rule, src
+from .mapping import Engine, Rule, one, src
 
 
 def status_reason(code: str) -> str:
@@ -20,10 +20,6 @@ def status_reason(code: str) -> str:
     if code.startswith("5"):
         return "error"
     return "unknown"
-
-
-def _one(metric: str, *names: str) -> Rule:
-    return Rule(metric, tuple((src(n),) for n in names))
 
 
 LITELLM = Engine(
@@ -37,17 +33,17 @@ LITELLM = Engine(
         "llm_request_queue_duration_seconds": "✓ (proxy queue)",
     },
     rules=(
-        _one("llm_prompt_tokens_total", "litellm_input_tokens_metric_total"),
-        _one("llm_generation_tokens_total", "litellm_output_tokens_metric_total"),
-        _one("llm_prefix_cache_hit_tokens_total", "litellm_input_cached_tokens_metric_total"),
+        one("llm_prompt_tokens_total", "litellm_input_tokens_metric_total"),
+        one("llm_generation_tokens_total", "litellm_output_tokens_metric_total"),
+        one("llm_prefix_cache_hit_tokens_total", "litellm_input_cached_tokens_metric_total"),
         Rule(
             "llm_requests_total",
             ((src("litellm_proxy_total_requests_metric_total"),),),
             reason_label="status_code",
             reason_map=status_reason,
         ),
-        _one("llm_request_duration_seconds", "litellm_request_total_latency_metric"),
-        _one("llm_time_to_first_token_seconds", "litellm_llm_api_time_to_first_token_metric"),
-        _one("llm_request_queue_duration_seconds", "litellm_request_queue_time_seconds"),
+        one("llm_request_duration_seconds", "litellm_request_total_latency_metric"),
+        one("llm_time_to_first_token_seconds", "litellm_llm_api_time_to_first_token_metric"),
+        one("llm_request_queue_duration_seconds", "litellm_request_queue_time_seconds"),
     ),
 )

@@ -84,6 +84,11 @@ class Rule:
     keep: tuple[tuple[str, str], ...] = ()
 
 
+def one(metric: str, *names: str, prefix: str = "", agg: str = "sum", keep: tuple[tuple[str, str], ...] = ()) -> Rule:
+    """The common rule: ``metric`` from the first present of ``names`` (single families, with ``prefix``)."""
+    return Rule(metric, tuple((src(prefix + n),) for n in names), agg=agg, keep=keep)
+
+
 @dataclass(frozen=True)
 class LoraInfoRule:
     """vLLM ``lora_requests_info``: comma lists of adapters in labels, value = when last set.

@@ -10,13 +10,13 @@ requests count as ``unknown``, aborted ones as ``abort``.
 
 from __future__ import annotations
 
-from .mapping import Engine, Rule, src
+from functools import partial
+
+from .mapping import Engine, Rule, one, src
 
 S = "sglang:"
 
-
-def _one(metric: str, *names: str, agg: str = "sum", keep: tuple[tuple[str, str], ...] = ()) -> Rule:
-    return Rule(metric, tuple((src(S + n),) for n in names), agg=agg, keep=keep)
+_one = partial(one, prefix=S)  # one rule from the first present of S-prefixed names
 
 
 DP = (("dp_rank", "engine"),)  # data-parallel attention rank (only with --enable-dp-attention)

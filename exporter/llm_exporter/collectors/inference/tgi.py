@@ -9,7 +9,7 @@ failures map by ``err``.
 
 from __future__ import annotations
 
-from .mapping import Engine, Rule, src
+from .mapping import Engine, Rule, one, src
 
 ERRORS = {
     "validation": "rejected",
@@ -19,10 +19,6 @@ ERRORS = {
     "generation": "error",
     "incomplete": "error",
 }
-
-
-def _one(metric: str, *names: str) -> Rule:
-    return Rule(metric, tuple((src(n),) for n in names))
 
 
 TGI = Engine(
@@ -43,18 +39,18 @@ TGI = Engine(
     version_path="/info",
     models_path="/info",
     rules=(
-        _one("llm_requests_running", "tgi_batch_current_size"),
-        _one("llm_requests_waiting", "tgi_queue_size"),
-        _one("llm_prompt_tokens_total", "tgi_request_input_length_sum"),
-        _one("llm_generation_tokens_total", "tgi_request_generated_tokens_sum"),
+        one("llm_requests_running", "tgi_batch_current_size"),
+        one("llm_requests_waiting", "tgi_queue_size"),
+        one("llm_prompt_tokens_total", "tgi_request_input_length_sum"),
+        one("llm_generation_tokens_total", "tgi_request_generated_tokens_sum"),
         Rule("llm_requests_total", ((src("tgi_request_success"),),), reason="unknown"),
         Rule("llm_requests_total", ((src("tgi_request_failure"),),), reason_label="err", reason_map=ERRORS),
-        _one("llm_request_duration_seconds", "tgi_request_duration"),
-        _one("llm_time_per_output_token_seconds", "tgi_request_mean_time_per_token_duration"),
-        _one("llm_request_queue_duration_seconds", "tgi_request_queue_duration"),
-        _one("llm_request_prompt_tokens", "tgi_request_input_length"),
-        _one("llm_request_generation_tokens", "tgi_request_generated_tokens"),
-        _one("llm_request_inference_duration_seconds", "tgi_request_inference_duration"),
+        one("llm_request_duration_seconds", "tgi_request_duration"),
+        one("llm_time_per_output_token_seconds", "tgi_request_mean_time_per_token_duration"),
+        one("llm_request_queue_duration_seconds", "tgi_request_queue_duration"),
+        one("llm_request_prompt_tokens", "tgi_request_input_length"),
+        one("llm_request_generation_tokens", "tgi_request_generated_tokens"),
+        one("llm_request_inference_duration_seconds", "tgi_request_inference_duration"),
     ),
     ignored=(
         "tgi_request_count",  # received; finished requests are success + failure

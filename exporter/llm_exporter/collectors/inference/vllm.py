@@ -9,15 +9,15 @@ connector, = usage.prompt_tokens_details.cached_tokens), else the local
 
 from __future__ import annotations
 
-from .mapping import PYTHON_RUNTIME, Engine, LoraInfoRule, Rule, rename, src
+from functools import partial
+
+from .mapping import PYTHON_RUNTIME, Engine, LoraInfoRule, Rule, one, rename, src
 
 V = "vllm:"
 
+_one = partial(one, prefix=V)  # one rule from the first present of V-prefixed names
+
 REASONS = {"stop": "stop", "length": "length", "abort": "abort", "error": "error", "repetition": "stop"}
-
-
-def _one(metric: str, *names: str, agg: str = "sum", keep: tuple[tuple[str, str], ...] = ()) -> Rule:
-    return Rule(metric, tuple((src(V + n),) for n in names), agg=agg, keep=keep)
 
 
 ENGINE = (("engine", "engine"),)  # data-parallel engine core index
