@@ -105,7 +105,7 @@ class TlsServerConfig:
 
 @dataclass(frozen=True)
 class HttpServerConfig:
-    http2: bool = True
+    http2: bool | None = None  # the toolkit's default is true; warned about only when set to true
     headers: dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> Iterator[tuple[str, str]]:
@@ -161,7 +161,7 @@ def ignored_settings(cfg: WebConfig) -> list[str]:
         out.append("tls_server_config.cipher_suites (OpenSSL's default cipher suites are used)")
     if tls is not None and tls.curve_preferences:
         out.append("tls_server_config.curve_preferences (OpenSSL's default curves are used)")
-    if cfg.http_server_config.http2:
+    if cfg.http_server_config.http2 is True:
         out.append("http_server_config.http2 (the server speaks HTTP/1.1 only)")
     return out
 

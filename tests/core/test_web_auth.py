@@ -24,7 +24,7 @@ from exporter_proc import run_exporter
 from llm_exporter.config import load_config_text
 from llm_exporter.runtime import Runtime
 from llm_exporter.server import ExporterHTTPServer
-from llm_exporter.webconfig import load_web_config
+from llm_exporter.webconfig import ignored_settings, load_web_config
 from support import wait_for
 
 QUIET = "gpu:\n  enabled: false\n"
@@ -215,6 +215,9 @@ def test_whole_toolkit_schema_is_accepted_applied_or_warned(tmp_path: Path) -> N
         logs = exp.logs()
         for key in ("cipher_suites", "curve_preferences", "http2"):
             assert f"web config: http_server_config.{key}" in logs or f"tls_server_config.{key}" in logs, key
+    plain = tmp_path / "plain.yml"
+    plain.write_text("http_server_config:\n  headers: {X-Frame-Options: deny}\n")
+    assert ignored_settings(load_web_config(plain)) == [], "nothing to warn about when no ignored key is set"
 
 
 def test_client_allowed_sans_closes_other_clients(tmp_path: Path) -> None:
