@@ -21,6 +21,7 @@ from .configschema import ConfigError, Duration, Url, label_name, non_empty, non
 __all__ = ["Config", "ConfigError", "default_config_text", "load_config", "load_config_text", "secret_values"]
 
 Problems = Iterator[tuple[str, str]]
+Redirects = Literal["same_origin", "none", "any"]  # which upstream HTTP redirects are followed
 
 
 def known_server(value: str) -> str | None:
@@ -67,6 +68,7 @@ class InferenceTarget:
     max_samples: int = field(default=200_000, metadata={"check": positive})
     max_series: int = field(default=20_000, metadata={"check": positive})
     max_models: int = field(default=1_000, metadata={"check": positive})
+    redirects: Redirects = "same_origin"
     bearer_token: str | None = field(default=None, metadata={"secret": True})
     probe: ProbeConfig | None = None
     process: ProcessConfig | None = None
@@ -180,6 +182,7 @@ class QueueTarget:
     discovery_interval: Duration = field(default=300.0, metadata={"check": positive})
     max_queues: int = field(default=500, metadata={"check": positive})
     timeout: Duration = field(default=5.0, metadata={"check": positive})
+    redirects: Redirects = "same_origin"  # RabbitMQ and NATS (HTTP)
     # Redis: kombu's global_keyprefix, priority lists and ack emulation; RQ's key prefix.
     key_prefix: str = ""
     celery_priority_steps: list[int] = field(default_factory=lambda: [0, 3, 6, 9])

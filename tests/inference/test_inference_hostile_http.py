@@ -133,3 +133,22 @@ def test_redirect_loop_is_bounded() -> None:
         engine = ScrapeEngine([_inference(up.url)], min_interval=0.0)
         assert engine.scrape(timeout=5.0).get("llm_target_up", {"target": "t"}) == 0.0
         assert up.hits["/metrics"] <= 6
+
+
+def test_redirects_any_follows_other_origins_without_the_token() -> None:
+    with Upstream({"/metrics": send(200, GOOD)}) as other:
+        with Upstream({"/metrics": send(302, b"", headers={"Location": other.url + "/metrics"})}) as up:
+            engine = ScrapeEngine([_inference(up.url, redirects="any", bearer_token="s3cret")], min_interval=0.0)
+            out = engine.scrape(timeout=5.0)
+            assert up.requests[0][2].get("Authorization") == "Bearer s3cret"
+        assert out.get("llm_target_up", {"target": "t"}) == 1.0
+        assert other.hits["/metrics"] == 1
+        assert all("Authorization" not in headers for _, _, headers, _ in other.requests)
+
+
+def test_redirects_none_refuses_even_same_origin() -> None:
+    routes = {"/metrics": send(301, b"", headers={"Location": "/v2/metrics"}), "/v2/metrics": send(200, GOOD)}
+    with Upstream(routes) as up:
+        engine = ScrapeEngine([_inference(up.url, redirects="none")], min_interval=0.0)
+        assert engine.scrape(timeout=5.0).get("llm_target_up", {"target": "t"}) == 0.0
+        assert up.hits.get("/v2/metrics", 0) == 0

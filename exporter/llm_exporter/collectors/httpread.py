@@ -4,8 +4,9 @@ Every read has a wall-clock deadline for the whole response (connect, headers an
 enforced inside the read: a watchdog shuts the socket down when the time is up, so a
 server that drips one byte every half second cannot hold a read (and, through single
 flight, its target) past the scrape deadline. ``requests``' own timeout only bounds each
-socket operation. Bodies are bounded in size; redirects are followed only within the
-origin (scheme, host, port) of the configured URL. Every failure is a ``TargetDown``
+socket operation. Bodies are bounded in size. By default redirects are followed only
+within the origin (scheme, host, port) of the configured URL (``redirects`` per target;
+credentials never follow a redirect to another origin). Every failure is a ``TargetDown``
 with a short, clear reason.
 
 Limit: during a TLS handshake urllib3 does not yet hold the socket, so the handshake is
@@ -162,8 +163,12 @@ def get(
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, Any] | None = None,
     auth: tuple[str, str] | None = None,
+    redirects: str = "same_origin",
 ) -> Iterator[requests.Response]:
     """GET ``url`` (status 200 only) under the deadline; read the body inside the ``with``.
+
+    ``redirects``: ``same_origin`` (default) follows redirects within the URL's origin,
+    ``none`` follows none, ``any`` follows all but sends no credentials to another origin.
 
     When the time is up the socket is shut down, and whatever happens next in the block
     (an error, or a body that looks complete) ends in ``TargetDown("timeout ...")``.
@@ -173,7 +178,7 @@ def get(
     with _Watch(deadline.timeout(cap)) as watch:
         resp: requests.Response | None = None
         try:
-            resp = _follow(session, url, deadline, cap, dict(headers or {}), params, auth)
+            resp = _follow(session, url, deadline, cap, dict(headers or {}), params, auth, redirects)
             yield resp
         except Exception:
             if watch.expired:  # whatever broke, it broke because the socket was cut at the deadline
@@ -194,8 +199,9 @@ def _follow(
     headers: dict[str, str],
     params: Mapping[str, Any] | None,
     auth: tuple[str, str] | None,
+    redirects: str,
 ) -> requests.Response:
-    """One GET, following at most ``MAX_REDIRECTS`` redirects that stay on the first URL's origin."""
+    """One GET, following at most ``MAX_REDIRECTS`` redirects as the ``redirects`` policy allows."""
     home = origin(url)
     for _ in range(MAX_REDIRECTS + 1):
         resp = _send(session, url, deadline, cap, headers, params, auth)
@@ -208,9 +214,17 @@ def _follow(
             return resp
         resp.close()
         nxt = urljoin(url, location)
+        if redirects == "none":
+            raise TargetDown(f"HTTP {resp.status_code} redirect from {url} (redirects: none)")
         if origin(nxt) != home:
-            where = "{}://{}:{}".format(*origin(nxt))
-            raise TargetDown(f"{url} redirects to another origin ({where}): only same-origin redirects are followed")
+            if redirects != "any":
+                where = "{}://{}:{}".format(*origin(nxt))
+                raise TargetDown(
+                    f"{url} redirects to another origin ({where}): only same-origin redirects are followed "
+                    "(redirects: same_origin)"
+                )
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            auth = None  # credentials never leave the configured origin
         url, params = nxt, None
     raise TargetDown(f"more than {MAX_REDIRECTS} redirects from {url}")
 
@@ -270,6 +284,7 @@ def get_json(
     params: Mapping[str, Any] | None = None,
     auth: tuple[str, str] | None = None,
     max_bytes: int = MAX_JSON_BYTES,
+    redirects: str = "same_origin",
 ) -> Any:
     """GET and parse a JSON document, bounded in time and size, or raise ``TargetDown``."""
     buf = bytearray()
@@ -281,6 +296,7 @@ def get_json(
         headers={"Accept": "application/json", **(headers or {})},
         params=params,
         auth=auth,
+        redirects=redirects,
     ) as resp:
         for chunk in body(resp, url, max_bytes):
             buf += chunk

@@ -62,6 +62,13 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
         token = self.config.bearer_token
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def _json(self, path: str, deadline: Deadline, cap: float) -> Any:
+        """GET a JSON document of this target (its credentials and redirect policy)."""
+        cfg = self.config
+        return get_json(
+            self.session, join(cfg.url, path), deadline, cap=cap, headers=self._headers(), redirects=cfg.redirects
+        )
+
     def _cap(self) -> float:
         return self.config.timeout
 
@@ -115,7 +122,15 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
             cache=self._parse_cache,
         )
         url = join(self.config.url, self.config.metrics_path)
-        snap, _ = fetch_metrics(self.session, url, deadline, cap=self._cap(), headers=self._headers(), parser=parser)
+        snap, _ = fetch_metrics(
+            self.session,
+            url,
+            deadline,
+            cap=self._cap(),
+            headers=self._headers(),
+            parser=parser,
+            redirects=cfg.redirects,
+        )
         return snap
 
     def _normalise(self, engine: Engine, snap: Snapshot, out: MetricSet, deadline: Deadline) -> None:
@@ -219,7 +234,7 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
         if deadline.remaining() < 0.2:
             return None
         try:
-            return get_json(self.session, join(self.config.url, path), deadline, cap=cap, headers=self._headers())
+            return self._json(path, deadline, cap)
         except TargetDown as exc:
             log.debug("target %s: %s", self.config.name, exc)
             return None
@@ -227,20 +242,16 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
     # -- JSON-only servers ----------------------------------------------------------------
     def _collect_ollama(self, out: MetricSet, deadline: Deadline) -> None:
         cap = self._cap()
-        version = get_json(
-            self.session, join(self.config.url, "/api/version"), deadline, cap=cap, headers=self._headers()
-        )
+        version = self._json("/api/version", deadline, cap)
         if not isinstance(version, dict) or "version" not in version:
             raise TargetDown("/api/version did not return {'version': ...}: not Ollama")
-        doc = get_json(self.session, join(self.config.url, "/api/ps"), deadline, cap=cap, headers=self._headers())
+        doc = self._json("/api/ps", deadline, cap)
         ollama.emit_ps(doc, out, self.config.name)
         self._meta.version = str(version["version"])[:100]
         self._target_info(out, "ollama")
 
     def _collect_openai(self, out: MetricSet, deadline: Deadline) -> None:
-        doc = get_json(
-            self.session, join(self.config.url, "/v1/models"), deadline, cap=self._cap(), headers=self._headers()
-        )
+        doc = self._json("/v1/models", deadline, self._cap())
         models = _models_of(doc)
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
             raise TargetDown("/v1/models did not return an OpenAI model list")

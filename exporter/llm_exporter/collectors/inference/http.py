@@ -19,9 +19,10 @@ def fetch_metrics(
     cap: float,
     headers: dict[str, str],
     parser: Parser,
+    redirects: str = "same_origin",
 ) -> tuple[Snapshot, dict[str, str]]:
     """Stream ``url`` into ``parser``; returns the snapshot and the response headers."""
-    with get(session, url, deadline, cap=cap, headers={"Accept": ACCEPT, **headers}) as resp:
+    with get(session, url, deadline, cap=cap, headers={"Accept": ACCEPT, **headers}, redirects=redirects) as resp:
         ctype = resp.headers.get("Content-Type", "").lower()
         if "html" in ctype or "json" in ctype:
             raise TargetDown(f"{url} answered {ctype.split(';')[0]}, not Prometheus text")

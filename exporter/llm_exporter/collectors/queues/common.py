@@ -169,7 +169,9 @@ def get_json(
 ) -> Any:
     """GET ``url`` and parse JSON with the target's credentials, through the shared bounded reader."""
     auth = (cfg.username or "", cfg.password or "") if (cfg.username or cfg.password) else None
-    return httpread.get_json(session, url, deadline, cap=cfg.timeout, params=params, auth=auth, max_bytes=max_bytes)
+    return httpread.get_json(
+        session, url, deadline, cap=cfg.timeout, params=params, auth=auth, max_bytes=max_bytes, redirects=cfg.redirects
+    )
 
 
 def num(value: Any) -> float | None:
