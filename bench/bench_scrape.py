@@ -12,7 +12,12 @@ Like for like, in one run on this machine:
 
 Each server is scraped ``--scrapes`` times, one scrape at a time; the server process's CPU
 time (user + system, from psutil) per scrape is printed with the ratio ours / baseline
-(goal: at most 1.5).
+(goal: at most 1.5). Then:
+
+2. one target with bodies of ``--sizes`` samples: CPU per upstream sample, which should stay
+   flat from 1k to 100k samples (goal: at most 1.5 us);
+3. ``--overlap-targets`` targets that each take ``--delay`` to answer: the wall time of a
+   scrape against reading them one after another (reads waiting on the network overlap).
 
     python bench/bench_scrape.py [--targets 2] [--samples 10000] [--scrapes 40]
 """
@@ -35,10 +40,13 @@ from payloads import vllm_body
 UPSTREAM = """
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 body = open(sys.argv[2], "rb").read()
+delay = float(sys.argv[3])
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
+        time.sleep(delay)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
@@ -121,74 +129,139 @@ def cpu_per_scrape(proc: subprocess.Popen, port: int, scrapes: int) -> tuple[flo
     return ((after.user - before.user) + (after.system - before.system)) / scrapes, body
 
 
+def shape(samples: int) -> tuple[int, int]:
+    """(models, engines) of a vLLM body of about ``samples`` samples (about 310 per pair)."""
+    pairs = max(1, round(samples / 310))
+    models = max(1, min(8, pairs))
+    return models, max(1, round(pairs / models))
+
+
+class Stack:
+    """Upstream servers and llm-exporter reading them, as subprocesses on loopback."""
+
+    def __init__(self, d: Path, targets: int, samples: int, delay: float = 0.0) -> None:
+        self.dir = d
+        self.procs: list[subprocess.Popen] = []
+        self.models, self.engines = shape(samples)
+        self.body = vllm_body(self.models, self.engines)
+        body_file = d / f"vllm-{samples}.txt"
+        body_file.write_bytes(self.body)
+        self.samples = series_count(self.body)
+        self.targets = targets
+        ports = []
+        for _ in range(targets):
+            port = free_port()
+            self.procs.append(subprocess.Popen([sys.executable, "-c", UPSTREAM, str(port), str(body_file), str(delay)]))
+            ports.append(port)
+        for port, proc in zip(ports, self.procs, strict=True):
+            wait_up(port, proc)
+        cfg = d / "config.yml"
+        lines = ["gpu:\n  enabled: false\n", "discovery:\n  enabled: false\n", "scrape:\n  min_interval: 0s\n"]
+        lines.append("inference:\n")
+        for i, port in enumerate(ports):
+            lines.append(f"  - name: vllm-{i}\n    url: http://127.0.0.1:{port}\n    server: vllm\n")
+        cfg.write_text("".join(lines))
+        self.port = free_port()
+        self.exporter = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llm_exporter",
+                f"--config.file={cfg}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=error",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        self.procs.append(self.exporter)
+        wait_up(self.port, self.exporter)
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait(10)
+
+
+def compare(d: Path, targets: int, samples: int, scrapes: int) -> None:
+    """CPU per uncached scrape: llm-exporter vs a plain server exposing the same series."""
+    stack = Stack(d, targets, samples)
+    try:
+        cpu_ours, out = cpu_per_scrape(stack.exporter, stack.port, scrapes)
+    finally:
+        stack.close()
+    exposed = d / "exposed.txt"
+    exposed.write_bytes(out)
+    p_base = free_port()
+    base = subprocess.Popen([sys.executable, "-c", BASELINE, str(p_base), str(exposed)])
+    try:
+        wait_up(p_base, base)
+        cpu_base, base_out = cpu_per_scrape(base, p_base, scrapes)
+    finally:
+        base.terminate()
+        base.wait(10)
+    n_ours, n_base = series_count(out), series_count(base_out)
+    print(
+        f"1. {targets} vLLM targets x {stack.samples} samples ({stack.models} models x {stack.engines} engines),"
+        f" {scrapes} sequential uncached scrapes, {os.cpu_count()} CPUs"
+    )
+    print(f"{'server':<44}{'series out':>11}{'CPU ms/scrape':>15}{'us/upstream sample':>20}")
+    print(
+        f"{'llm-exporter (read+parse+normalise+render)':<44}{n_ours:>11}{cpu_ours * 1e3:>15.2f}"
+        f"{cpu_ours / (stack.samples * targets) * 1e6:>20.3f}"
+    )
+    print(f"{'baseline plain prometheus_client server':<44}{n_base:>11}{cpu_base * 1e3:>15.2f}{'':>20}")
+    ratio = cpu_ours / cpu_base
+    print(f"ratio llm-exporter / baseline CPU: {ratio:.2f} (goal <= 1.5) {'OK' if ratio <= 1.5 else 'ABOVE GOAL'}")
+
+
+def sweep(d: Path, sizes: list[int], scrapes: int) -> None:
+    """CPU per upstream sample, one target, body sizes from small to large (linearity)."""
+    print(f"\n2. one vLLM target, CPU per upstream sample by body size ({scrapes} scrapes each)")
+    print(f"{'samples':>10}{'CPU ms/scrape':>15}{'us/sample':>11}")
+    for size in sizes:
+        stack = Stack(d, 1, size)
+        try:
+            cpu, _ = cpu_per_scrape(stack.exporter, stack.port, max(3, scrapes * 10_000 // max(size, 1) // 4))
+        finally:
+            stack.close()
+        print(f"{stack.samples:>10}{cpu * 1e3:>15.2f}{cpu / stack.samples * 1e6:>11.3f}")
+
+
+def overlap(d: Path, targets: int, delay: float, scrapes: int) -> None:
+    """Wall time per scrape when every upstream takes ``delay`` to answer: reads overlap."""
+    stack = Stack(d, targets, 1_000, delay=delay)
+    try:
+        get(stack.port)
+        t0 = time.perf_counter()
+        for _ in range(scrapes):
+            get(stack.port)
+        wall = (time.perf_counter() - t0) / scrapes
+    finally:
+        stack.close()
+    print(f"\n3. {targets} targets that each answer after {delay * 1e3:.0f} ms ({scrapes} scrapes)")
+    print(
+        f"wall time per scrape: {wall * 1e3:.0f} ms; reading them one after another would take {targets * delay * 1e3:.0f} ms"
+    )
+    print(f"overlap: {targets * delay / wall:.1f}x of {targets} possible")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", type=int, default=2)
     ap.add_argument("--samples", type=int, default=10_000, help="samples per upstream body (approximate)")
     ap.add_argument("--scrapes", type=int, default=40)
+    ap.add_argument("--sizes", default="1000,10000,100000", help="body sizes for the linearity sweep ('' to skip)")
+    ap.add_argument("--overlap-targets", type=int, default=8)
+    ap.add_argument("--delay", type=float, default=0.3, help="upstream answer delay for the overlap check")
     args = ap.parse_args()
-    pairs = max(1, round(args.samples / 310))
-    models = max(1, min(8, pairs))
-    engines = max(1, round(pairs / models))
-    procs: list[subprocess.Popen] = []
-    with tempfile.TemporaryDirectory() as d:
-        body_file = Path(d) / "vllm.txt"
-        upstream_body = vllm_body(models, engines)
-        body_file.write_bytes(upstream_body)
-        try:
-            ports = []
-            for _ in range(args.targets):
-                port = free_port()
-                procs.append(subprocess.Popen([sys.executable, "-c", UPSTREAM, str(port), str(body_file)]))
-                wait_up(port, procs[-1])
-                ports.append(port)
-            cfg = Path(d) / "config.yml"
-            lines = ["gpu:\n  enabled: false\n", "discovery:\n  enabled: false\n", "scrape:\n  min_interval: 0s\n"]
-            lines.append("inference:\n")
-            for i, port in enumerate(ports):
-                lines.append(f"  - name: vllm-{i}\n    url: http://127.0.0.1:{port}\n    server: vllm\n")
-            cfg.write_text("".join(lines))
-            p_ours = free_port()
-            ours = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "llm_exporter",
-                    f"--config.file={cfg}",
-                    f"--web.listen-address=127.0.0.1:{p_ours}",
-                    "--log.level=error",
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-            procs.append(ours)
-            wait_up(p_ours, ours)
-            cpu_ours, out = cpu_per_scrape(ours, p_ours, args.scrapes)
-            exposed = Path(d) / "exposed.txt"
-            exposed.write_bytes(out)
-            p_base = free_port()
-            base = subprocess.Popen([sys.executable, "-c", BASELINE, str(p_base), str(exposed)])
-            procs.append(base)
-            wait_up(p_base, base)
-            cpu_base, base_out = cpu_per_scrape(base, p_base, args.scrapes)
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait(10)
-    in_samples = series_count(upstream_body)
-    n_ours, n_base = series_count(out), series_count(base_out)
-    print(
-        f"scrape benchmark: {args.targets} vLLM targets x {in_samples} samples ({models} models x {engines} engines),"
-        f" {args.scrapes} sequential uncached scrapes, {os.cpu_count()} CPUs"
-    )
-    print(f"{'server':<44}{'series out':>11}{'CPU ms/scrape':>15}{'us/upstream sample':>20}")
-    print(
-        f"{'llm-exporter (read+parse+normalise+render)':<44}{n_ours:>11}{cpu_ours * 1e3:>15.2f}"
-        f"{cpu_ours / (in_samples * args.targets) * 1e6:>20.3f}"
-    )
-    print(f"{'baseline plain prometheus_client server':<44}{n_base:>11}{cpu_base * 1e3:>15.2f}{'':>20}")
-    ratio = cpu_ours / cpu_base
-    print(f"ratio llm-exporter / baseline CPU: {ratio:.2f} (goal <= 1.5) {'OK' if ratio <= 1.5 else 'ABOVE GOAL'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        compare(d, args.targets, args.samples, args.scrapes)
+        if args.sizes:
+            sweep(d, [int(x) for x in args.sizes.split(",")], args.scrapes)
+        if args.overlap_targets:
+            overlap(d, args.overlap_targets, args.delay, 5)
 
 
 if __name__ == "__main__":
