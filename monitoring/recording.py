@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .bundle import Bundle, le, seconds
+from .drift import drift_rules
 from .matchers import eq, regex
 
 HISTOGRAMS = (
@@ -19,6 +20,10 @@ HISTOGRAMS = (
     "llm_inter_token_latency_seconds",
     "llm_time_per_output_token_seconds",
     "llm_request_queue_duration_seconds",
+    "llm_request_prompt_tokens",
+    "llm_request_generation_tokens",
+    "llm_request_prefill_duration_seconds",
+    "llm_request_decode_duration_seconds",
 )
 SLI_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
@@ -207,4 +212,5 @@ def groups(b: Bundle) -> list[tuple[str, str | None, list[Rule]]]:
         ("llm-exporter.cost.recording", None, cost),
         ("llm-exporter.anomaly.recording", None, anomaly),
         ("llm-exporter.autoscaling.recording", None, _autoscaling(b)),
+        ("llm-exporter.drift.recording", None, [Rule(r, e) for r, e in drift_rules(b)]),
     ]

@@ -77,11 +77,26 @@ def start_prometheus(
     scrape_interval: str = "1s",
     evaluation_interval: str = "1s",
     extra_scrape_config: dict[str, Any] | None = None,
+    backfill: str | None = None,
+    retention: str = "1h",
 ) -> Iterator[Prometheus]:
-    """Start Prometheus scraping ``targets`` (host:port) with ``rule_files`` loaded."""
+    """Start Prometheus scraping ``targets`` (host:port) with ``rule_files`` loaded.
+
+    ``backfill``: OpenMetrics text (with timestamps) imported into the TSDB first with
+    ``promtool tsdb create-blocks-from openmetrics``, e.g. last week's data; give a
+    ``retention`` that keeps it.
+    """
     binary = need_binary("prometheus")
     home = tmp_path / f"prometheus-{free_port()}"
     home.mkdir(parents=True)
+    if backfill is not None:
+        (home / "backfill.om").write_text(backfill)
+        subprocess.run(
+            [need_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", "backfill.om", "data"],
+            cwd=home,
+            check=True,
+            capture_output=True,
+        )
     scrape: dict[str, Any] = {"job_name": job, "static_configs": [{"targets": list(targets)}]}
     scrape.update(extra_scrape_config or {})
     cfg: dict[str, Any] = {
@@ -108,7 +123,7 @@ def start_prometheus(
                 f"--storage.tsdb.path={home / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--web.enable-lifecycle",
-                "--storage.tsdb.retention.time=1h",
+                f"--storage.tsdb.retention.time={retention}",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..bundle import Bundle
 from .cost import cost_alerts
+from .drift import drift_alerts
 from .exporter import exporter_alerts
 from .gpu import gpu_alerts
 from .inference import inference_alerts
@@ -26,6 +27,7 @@ def alerts(b: Bundle) -> list[Alert]:
         *exporter_alerts(b),
         *inference_alerts(b),
         *probe_alerts(b),
+        *drift_alerts(b),
         *burn_rate_alerts(b),
         *gpu_alerts(b),
         *queue_alerts(b),

@@ -171,6 +171,63 @@ def overview(b: Bundle) -> dict[str, Any]:
         [(f"model:llm_model_instances:count{s}", "{{model}}")],
         "short",
     )
+    x.row("Workload and drift")
+    for metric, what in (("llm_request_prompt_tokens", "Prompt"), ("llm_request_generation_tokens", "Generation")):
+        x.heatmap(
+            f"{what} length (tokens)",
+            f"Requests per second by {what.lower()} length, in the engine's token buckets (vLLM, SGLang, TGI, "
+            "TRT-LLM); a shifting band is workload drift.",
+            f"sum by (le) (model_le:{metric}_bucket:rate{w}{s})",
+            "short",
+            w=8,
+        )
+    x.ts(
+        "Length vs last week",
+        "Mean prompt and generation length over the last hour divided by the same hour one week earlier; "
+        "LLMRequestLengthDrift fires outside 1/1.5 - 1.5.",
+        [
+            (
+                f"model:llm_request_prompt_tokens:mean1h{s}\n/ model:llm_request_prompt_tokens:mean1h_last_week{s}",
+                "{{model}} prompt",
+            ),
+            (
+                f"model:llm_request_generation_tokens:mean1h{s}\n/ model:llm_request_generation_tokens:mean1h_last_week{s}",
+                "{{model}} generation",
+            ),
+        ],
+        "short",
+        w=8,
+    )
+    x.ts(
+        "Prefill vs decode time (mean)",
+        "Mean time per request in prefill (scheduled to first token) and decode (first to last token).",
+        [
+            (
+                f"model:llm_request_{phase}_duration_seconds_sum:rate{w}{s}\n"
+                f"/ (model:llm_request_{phase}_duration_seconds_count:rate{w}{s} > 0)",
+                "{{model}} " + phase,
+            )
+            for phase in ("prefill", "decode")
+        ],
+        "s",
+        w=8,
+    )
+    x.ts(
+        "Preemptions",
+        "Requests pushed out of the running batch per second to free KV cache (vLLM preemptions, SGLang "
+        "retractions); LLMPreemptionStorm fires on a sustained storm.",
+        [(f"model:llm_preemptions:rate{w}{s}", "{{model}}")],
+        "short",
+        w=8,
+    )
+    x.ts(
+        "Spec-decode acceptance",
+        "Accepted draft tokens over proposed draft tokens (speculative decoding).",
+        [(f"model:llm_spec_decode_acceptance:ratio_rate{w}{s}", "{{model}}")],
+        "percentunit",
+        ratio=True,
+        w=8,
+    )
     x.row("SLO and cost")
     for sli in slis(b):
         x.ts(

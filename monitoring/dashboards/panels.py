@@ -140,6 +140,7 @@ class Board:
                     "range": not (instant or kind == "table"),
                     "instant": instant or kind == "table",
                     **({"format": "table"} if kind == "table" else {}),
+                    **({"format": "heatmap"} if kind == "heatmap" else {}),
                 }
                 for i, (expr, legend) in enumerate(targets)
             ],
@@ -157,6 +158,17 @@ class Board:
                 "textMode": "auto",
                 "orientation": "auto",
                 "justifyMode": "auto",
+            }
+        elif kind == "heatmap":
+            # Pre-bucketed data (Prometheus le buckets, one series per bound): no re-bucketing.
+            p["options"] = {
+                "calculate": False,
+                "yAxis": {"unit": unit, "axisPlacement": "left"},
+                "rowsFrame": {"layout": "le"},
+                "color": {"mode": "scheme", "scheme": "Oranges", "steps": 64},
+                "cellGap": 1,
+                "tooltip": {"mode": "single", "yHistogram": True},
+                "legend": {"show": True},
             }
         elif kind == "table":
             p["options"] = {"showHeader": True, "cellHeight": "sm"}
@@ -176,6 +188,10 @@ class Board:
         kw.setdefault("w", 4)
         kw.setdefault("h", 4)
         self.panel("stat", title, desc, [(expr, "")], unit, **kw)
+
+    def heatmap(self, title: str, desc: str, expr: str, unit: str, **kw: Any) -> None:
+        """A heatmap of a histogram's per-bucket rate (``expr`` keeps the ``le`` label)."""
+        self.panel("heatmap", title, desc, [(expr, "{{le}}")], unit, **kw)
 
     def table(self, title: str, desc: str, targets: list[tuple[str, str]], **kw: Any) -> None:
         self.panel("table", title, desc, targets, "short", **kw)

@@ -3,7 +3,11 @@
 One exporter and one Prometheus (with the generated recording rules) serve all dashboards. The
 exporter reads:
 
-- a live-looking vLLM (fixture served by a local HTTP server, counters growing) with its process;
+- a live-looking vLLM (fixture served by a local HTTP server, counters growing) with its process,
+  and a second one with preemptions, request lengths, phase times, speculative decoding, LoRA and
+  two data-parallel engines (``vllm-v1-signals.prom``);
+- last week's recorded mean request lengths, backfilled into Prometheus' TSDB with promtool, so
+  the drift-against-last-week panel has a week-old side;
 - an OpenAI-compatible API (the inference tests' local server) with an active streaming probe
   that returns rate-limit headers;
 - an Ollama server (the inference tests' local server answering /api/ps and /api/version with the
@@ -239,13 +243,35 @@ async def _fill_jetstream(url: str) -> None:
         await nc.close()
 
 
-def _config(engine: LiveEngine, api: Upstream, ollama: Upstream, redis_url: str, rabbit: Any, nats_monitor: str) -> str:
+def _last_week(model: str) -> str:
+    """OpenMetrics backfill: the recorded one-hour mean lengths one week ago (for the drift panel)."""
+    now = time.time()
+    lines = []
+    for metric, value in (("llm_request_prompt_tokens", 250.0), ("llm_request_generation_tokens", 140.0)):
+        lines.append(f"# TYPE model:{metric}:mean1h gauge")
+        for t in range(int(now - 7 * 86400 - 3600), int(now - 7 * 86400 + 3600), 60):
+            lines.append(f'model:{metric}:mean1h{{job="llm-exporter",model="{model}"}} {value} {t}')
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+def _config(
+    engine: LiveEngine,
+    signals: LiveEngine,
+    api: Upstream,
+    ollama: Upstream,
+    redis_url: str,
+    rabbit: Any,
+    nats_monitor: str,
+) -> str:
     return f"""
 inference:
   - name: vllm-a
     url: {engine.url}
     server: vllm
     process: {{from_port: true}}
+  - name: vllm-b
+    url: {signals.url}
+    server: vllm
   - name: api
     url: {api.url}
     server: openai
@@ -304,10 +330,20 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         ollama = stack.enter_context(_ollama())
         engine = LiveEngine("vllm-v1.prom").start()
         stack.callback(engine.stop)
-        exp = stack.enter_context(
-            run_exporter(_config(engine, api, ollama, rd.url, mq, js.monitor_url), tmp_path, env={**os.environ, **env})
+        # Preemptions, lengths, phases, spec decode, LoRA and two data-parallel engines.
+        signals = LiveEngine("vllm-v1-signals.prom").start()
+        stack.callback(signals.stop)
+        config = _config(engine, signals, api, ollama, rd.url, mq, js.monitor_url)
+        exp = stack.enter_context(run_exporter(config, tmp_path, env={**os.environ, **env}))
+        prom = stack.enter_context(
+            start_prometheus(
+                tmp_path,
+                [exp.address],
+                rule_files=[RECORD_FILE, ALERT_FILE],
+                backfill=_last_week(MODEL),
+                retention="9d",
+            )
         )
-        prom = stack.enter_context(start_prometheus(tmp_path, [exp.address], rule_files=[RECORD_FILE, ALERT_FILE]))
         prom.wait_for("model:llm_cost_dollars_per_million_tokens:ratio", timeout=90)
         # The exact broker states above, as Prometheus sees them (RabbitMQ statistics lag a little).
         for expr in (
@@ -326,6 +362,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             'llm_gpu_retired_pages_pending{gpu="3"} == 1',
             'llm_gpu_tensor_active_ratio{gpu="0"} == 0.25',
             'llm_queue_pull_requests_waiting{backend="nats", queue="TASKS"}',
+            "model:llm_request_prompt_tokens:mean1h_last_week",
+            "model:llm_spec_decode_acceptance:ratio_rate5m",
         ):
             prom.wait_for(expr, timeout=60)
         prom.wait_for("count_over_time(llm_target_up[30s]) >= 12", timeout=90)
