@@ -23,6 +23,7 @@ case "$engine" in
     # Their PyPI builds are CUDA-linked and break vLLM's imports on a CPU-only machine.
     remove=(torchvision torchaudio torchcodec)
     check="import vllm, transformers, tokenizers"
+    modules="vllm transformers tokenizers"
     ;;
   triton)
     # PyTriton's Python backend stub links Debian's libpython3.11: the venv must be made with
@@ -31,14 +32,18 @@ case "$engine" in
     packages=(nvidia-pytriton==0.7.0)
     remove=()
     check="import pytriton.triton, numpy"
+    modules="pytriton numpy"
     ;;
   *) log "unknown engine (want vllm or triton)"; exit 2 ;;
 esac
 
 DEST="$CACHE/$engine-venv"
 stamp="${packages[*]} remove=${remove[*]:-}"
+# A cached environment is checked cheaply (modules present; importing vLLM takes ~30 s);
+# a fresh one is checked by importing them.
+present="import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in sys.argv[1:]))"
 if [ -x "$DEST/bin/python" ] && [ "$(cat "$DEST/STAMP" 2>/dev/null)" = "$stamp" ] \
-    && "$DEST/bin/python" -c "$check" 2>/dev/null; then
+    && "$DEST/bin/python" -c "$present" $modules 2>/dev/null; then
   log "cached environment ($stamp)"
   echo "$DEST/bin/python"
   exit 0
