@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 _INF = math.inf
 
@@ -66,6 +66,9 @@ class CounterFolder:
             if self._round % self.keep == 0:
                 cutoff = self._round - self.keep
                 self._state = {k: v for k, v in self._state.items() if v[2] >= cutoff}
+                for v in self._state.values():
+                    if isinstance(v[1], _HistState):
+                        v[1].prune(cutoff)
 
     def update(self, key: tuple, sources: Mapping[tuple, float]) -> float:
         """The exported value of ``key`` after this round's ``sources``."""
@@ -76,6 +79,71 @@ class CounterFolder:
         """``update`` for many keys under one lock (the buckets of a histogram)."""
         with self._lock:
             return [self._update(key, sources) for key, sources in items]
+
+    def update_hist(
+        self, key: tuple, bounds: Sequence[float], sources: Mapping[tuple, tuple[Mapping[float, float], float]]
+    ) -> tuple[list[float], float]:
+        """The exported cumulative count of each of ``bounds`` and the exported sum of one histogram.
+
+        ``sources`` maps each source to (its buckets by bound, its sum); every bound must be in
+        every source's buckets. The same folding as ``update`` applied to each bucket and to the
+        sum, with the state kept per histogram, so that a source is looked up once per
+        histogram instead of once per bucket.
+        """
+        with self._lock:
+            rnd = self._round
+            prev = self._state.get(key)
+            st = _HistState() if prev is None else prev[1]
+            self._state[key] = (0.0, st, rnd)
+            ids = st.ids
+            idx = []
+            for sid in sources:
+                i = ids.get(sid)
+                if i is None:
+                    i = ids[sid] = len(ids)
+                idx.append(i)
+            width = len(ids)
+            pairs = list(zip(idx, sources.values(), strict=True))
+            folded = st.buckets
+            counts = []
+            for le in bounds:
+                entry = folded.get(le)
+                if entry is None:
+                    entry = folded[le] = [0.0, [None] * width, rnd]
+                total, last = entry[0], entry[1]
+                if len(last) < width:
+                    last.extend([None] * (width - len(last)))
+                for i, (buckets, _) in pairs:
+                    value = buckets[le]
+                    if not 0.0 <= value < _INF:  # NaN, negative or infinite: counter_reject_reason
+                        continue
+                    before = last[i]
+                    grown = total + (value if before is None or value < before else value - before)
+                    if grown == _INF:  # the sum overflowed
+                        continue
+                    total = grown
+                    last[i] = value
+                entry[0] = total
+                entry[2] = rnd
+                counts.append(total)
+            entry = st.sum
+            if entry is None:
+                entry = st.sum = [0.0, [], rnd]
+            total, last = entry[0], entry[1]
+            if len(last) < width:
+                last.extend([None] * (width - len(last)))
+            for i, (_, value) in pairs:
+                if not 0.0 <= value < _INF:
+                    continue
+                before = last[i]
+                grown = total + (value if before is None or value < before else value - before)
+                if grown == _INF:
+                    continue
+                total = grown
+                last[i] = value
+            entry[0] = total
+            entry[2] = rnd
+            return counts, total
 
     def _update(self, key: tuple, sources: Mapping[tuple, float]) -> float:
         prev = self._state.get(key)
@@ -102,7 +170,32 @@ class CounterFolder:
             return None if prev is None else prev[0]
 
     def __len__(self) -> int:
-        return len(self._state)
+        """Folded values held: one per counter, one per bucket and sum of a histogram."""
+        n = 0
+        for v in self._state.values():
+            n += v[1].size() if isinstance(v[1], _HistState) else 1
+        return n
+
+
+class _HistState:
+    """The folding state of one histogram: source positions, then per bucket and for the sum
+    [exported total, last value of each source by position, round last updated]."""
+
+    __slots__ = ("buckets", "ids", "sum")
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple, int] = {}
+        self.buckets: dict[float, list] = {}
+        self.sum: list | None = None
+
+    def prune(self, cutoff: int) -> None:
+        """Forget the buckets (and sum) not updated since round ``cutoff``."""
+        self.buckets = {le: e for le, e in self.buckets.items() if e[2] >= cutoff}
+        if self.sum is not None and self.sum[2] < cutoff:
+            self.sum = None
+
+    def size(self) -> int:
+        return len(self.buckets) + (self.sum is not None)
 
 
 REJECT_REASONS = ("nan", "inf", "negative", "out_of_range")

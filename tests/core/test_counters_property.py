@@ -58,3 +58,25 @@ def test_bad_samples_do_not_change_the_export(values: list[float]) -> None:
                 exported += v - last_valid
             last_valid = v
         assert math.isclose(got, exported, rel_tol=1e-9, abs_tol=1e-6)
+
+
+HIST_ROUND = st.dictionaries(st.sampled_from(["e0", "e1", "e2"]), st.tuples(VALUE, VALUE, VALUE), max_size=3)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(HIST_ROUND, min_size=1, max_size=25), st.integers(min_value=1, max_value=4))
+def test_update_hist_folds_like_one_update_per_bucket(rounds: list[dict[str, tuple]], keep: int) -> None:
+    """``update_hist`` (state per histogram) exports what ``update`` per bucket and sum exports."""
+    per_hist, per_bucket = CounterFolder(keep=keep), CounterFolder(keep=keep)
+    bounds = [1.0, math.inf]
+    for sources in rounds:
+        per_hist.begin()
+        per_bucket.begin()
+        hist = {(s,): ({1.0: v[0], math.inf: v[1]}, v[2]) for s, v in sources.items()}
+        counts, total = per_hist.update_hist(("h",), bounds, hist)
+        expected = [
+            per_bucket.update(("h", le), {(s,): v[i] for s, v in sources.items()}) for i, le in enumerate(bounds)
+        ]
+        assert counts == expected
+        assert total == per_bucket.update(("h", "sum"), {(s,): v[2] for s, v in sources.items()})
+        assert len(per_hist) == len(per_bucket)

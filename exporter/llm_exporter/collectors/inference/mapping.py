@@ -444,9 +444,8 @@ def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: 
         return
     ordered = sorted(bounds)
     scale0 = usable[0][2]
-    items = [((metric, labels, "le", le), {sid: hs.buckets[le] for sid, hs, _ in usable}) for le in ordered]
-    items.append(((metric, labels, "sum"), {sid: (hs.sum or 0.0) * scale for sid, hs, scale in usable}))
-    *counts, total = folder.update_many(items)
+    sources = {sid: (hs.buckets, (hs.sum or 0.0) * scale) for sid, hs, scale in usable}
+    counts, total = folder.update_hist((metric, labels, "hist"), ordered, sources)
     buckets = [(le if le == math.inf else le * scale0, count) for le, count in zip(ordered, counts, strict=True)]
     out.add_histogram(metric, dict(labels), buckets, total)
 
