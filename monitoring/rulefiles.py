@@ -92,11 +92,8 @@ GROUP_DASHBOARD = {
 }
 
 
-def panel_link(b: Bundle, a: Alert) -> str:
+def panel_link(b: Bundle, a: Alert, boards: dict[str, dict[str, Any]]) -> str:
     """Markdown link to the runbook's panel (the alert group's dashboard first, then any)."""
-    from .dashboards import dashboards  # late: dashboards import the recording rules
-
-    boards = dashboards(b)
     first = GROUP_DASHBOARD[a.group]
     order = [first, *[n for n in boards if n != first]]
     title = a.runbook.panel
@@ -115,7 +112,10 @@ def panel_link(b: Bundle, a: Alert) -> str:
     return f"[{d['title']}]({base}/d/{d['uid']})"
 
 
-def runbook(b: Bundle, name: str) -> str:
+def runbook(b: Bundle, name: str, boards: dict[str, dict[str, Any]] | None = None) -> str:
+    from .dashboards import dashboards  # late: dashboards import the recording rules
+
+    boards = boards if boards is not None else dashboards(b)
     tiers = [a for a in alerts(b) if a.name == name]
     a = tiers[0]
     rb = a.runbook
@@ -156,7 +156,7 @@ def runbook(b: Bundle, name: str) -> str:
         rb.confirm,
         "```",
         "",
-        f"Dashboard: {panel_link(b, a)}.",
+        f"Dashboard: {panel_link(b, a, boards)}.",
         "",
         "## Likely causes",
         "",
@@ -186,8 +186,11 @@ def runbook(b: Bundle, name: str) -> str:
 
 
 def runbooks(b: Bundle) -> dict[str, str]:
+    from .dashboards import dashboards
+
+    boards = dashboards(b)
     names = list(dict.fromkeys(a.name for a in alerts(b)))
-    files = {f"{n}.md": runbook(b, n) for n in names}
+    files = {f"{n}.md": runbook(b, n, boards) for n in names}
     index = [
         "# Runbooks",
         "",

@@ -5,6 +5,18 @@ from __future__ import annotations
 from ..bundle import Bundle
 from .model import Alert, Runbook
 
+QUEUE_COMMANDS = (
+    'redis-cli -u "$REDIS_URL" LLEN <queue>                 # Redis list / Celery / RQ backlog',
+    'redis-cli -u "$REDIS_URL" LINDEX <queue> -1            # the oldest message (Celery pushes left)',
+    'redis-cli -u "$REDIS_URL" XINFO GROUPS <stream>        # stream consumer groups: pending, lag',
+    'redis-cli -u "$REDIS_URL" XPENDING <stream> <group> - + 10',
+    "celery -A <app> inspect active                         # what the Celery workers are doing",
+    "kubectl exec -n <ns> <rabbitmq-pod> -- rabbitmqctl list_queues name messages_ready messages_unacknowledged consumers",
+    "nats stream info <stream>; nats consumer info <stream> <consumer>",
+    "kubectl -n <namespace> get deploy,pods -l app.kubernetes.io/name=<agent-worker>",
+    "kubectl -n <namespace> logs deploy/<agent-worker> --tail=100",
+)
+
 
 def queue_alerts(b: Bundle) -> list[Alert]:
     """Queue alerts, per (backend, target, queue, group) unless noted."""
@@ -36,6 +48,8 @@ def queue_alerts(b: Bundle) -> list[Alert]:
                     "Compare consumers, throughput and the engine's waiting requests in Agent pipeline.",
                     "Scale workers or the inference backend.",
                 ),
+                commands=QUEUE_COMMANDS,
+                panel="Oldest message age",
             ),
         )
     )
@@ -57,6 +71,9 @@ def queue_alerts(b: Bundle) -> list[Alert]:
                 f"{b.sel('llm_queue_consumers')} == 0",
                 ("Worker deployment scaled to zero or crash-looping.", "Workers connected to another vhost/queue."),
                 ("Check the worker pods and their logs; restart or scale them.",),
+                commands=QUEUE_COMMANDS,
+                panel="Consumers",
+                escalate="Page: the on-call of the team owning the agent workers (the pipeline is stopped).",
             ),
         )
     )
@@ -80,6 +97,8 @@ def queue_alerts(b: Bundle) -> list[Alert]:
                 f"deriv({b.sel('llm_queue_ready_messages')}[{bw}])",
                 ("Consumers slowed by the inference backend (KV cache full, errors).", "More producers than usual."),
                 ("Scale consumers and the inference backend; check LLM / Overview for saturation.",),
+                commands=QUEUE_COMMANDS,
+                panel="Ready and in flight by agent and queue",
             ),
         )
     )
@@ -100,6 +119,8 @@ def queue_alerts(b: Bundle) -> list[Alert]:
                 f"delta({b.sel('llm_queue_dead_messages')}[1h])",
                 ("Agent bugs, malformed tasks, inference errors or rate limits exhausting retries.",),
                 ("Inspect a few dead messages and the worker logs; fix and replay.",),
+                commands=QUEUE_COMMANDS,
+                panel="Redeliveries and dead-lettering",
             ),
         )
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..bundle import Bundle
-from .panels import DATASOURCE, Board
+from .panels import DATASOURCE, Board, scope, scope_labels
 
 
 def _var(name: str, label: str, query: str, *, multi: bool = True) -> dict[str, Any]:
@@ -75,6 +75,31 @@ VARS = {
 }
 
 
+def _scope_vars(b: Bundle) -> list[dict[str, Any]]:
+    """``cluster`` then ``namespace`` (bundle dashboards.scope_labels), each chained on the ones before.
+    A label that does not exist leaves the variable empty; "All" (``.*``) still matches."""
+    out: list[dict[str, Any]] = []
+    for lbl in scope_labels(b):
+        before = ", ".join(f'{v["name"]}=~"${v["name"]}"' for v in out)
+        extra = (b.raw.get("metric_selector") or "").strip()
+        matchers = ", ".join(x for x in (before, extra) if x)
+        sel = f"{{{matchers}}}" if matchers else ""
+        out.append(_var(lbl, lbl.capitalize(), f"label_values(llm_exporter_build_info{sel}, {lbl})"))
+    return out
+
+
+def _scoped(b: Bundle, var: dict[str, Any]) -> dict[str, Any]:
+    """A variable whose query selects on ``$job`` also follows the scope variables; ``job`` itself
+    is chained on them."""
+    q = var["definition"]
+    if var["name"] == "job":
+        scoped = scope(b, 'llm_exporter_build_info{job=~"$job"}').replace('job=~"$job", ', "")
+        q = "label_values(" + scoped.replace('{job=~"$job"}', "") + ", job)"
+    else:
+        q = scope(b, q)
+    return {**var, "definition": q, "query": {**var["query"], "query": q}}
+
+
 def dashboard(b: Bundle, key: str, title: str, description: str, board: Board, variables: list[str]) -> dict[str, Any]:
     d = b["dashboards"]
     return {
@@ -120,6 +145,6 @@ def dashboard(b: Bundle, key: str, title: str, description: str, board: Board, v
                 "url": "",
             }
         ],
-        "templating": {"list": [_datasource_var(b), *[VARS[v]() for v in variables]]},
+        "templating": {"list": [_datasource_var(b), *_scope_vars(b), *[_scoped(b, VARS[v]()) for v in variables]]},
         "panels": board.panels,
     }

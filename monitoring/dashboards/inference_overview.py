@@ -88,19 +88,19 @@ def overview(b: Bundle) -> dict[str, Any]:
     x.ts(
         "Time to first token",
         "TTFT quantiles per model from the engine's histogram.",
-        quantile_targets("llm_time_to_first_token_seconds", s),
+        quantile_targets("llm_time_to_first_token_seconds", s, window=w),
         "s",
     )
     x.ts(
         "Inter-token latency",
         "Time between output tokens, quantiles per model.",
-        quantile_targets("llm_inter_token_latency_seconds", s),
+        quantile_targets("llm_inter_token_latency_seconds", s, window=w),
         "s",
     )
     x.ts(
         "End-to-end latency",
         "Request duration quantiles per model.",
-        quantile_targets("llm_request_duration_seconds", s),
+        quantile_targets("llm_request_duration_seconds", s, window=w),
         "s",
     )
     x.ts(

@@ -4,6 +4,7 @@ each panel's JSON (unit, thresholds, a description naming the metrics, one targe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,7 @@ class Board:
         links: list[dict[str, Any]] | None = None,
         instant: bool = False,
     ) -> None:
+        targets = [(scope(self.b, expr), legend) for expr, legend in targets]
         names: set[str] = set()
         for expr, _ in targets:
             names |= metric_names(expr)
@@ -197,6 +199,37 @@ class Board:
         self.panel("table", title, desc, targets, "short", **kw)
 
 
+_JOB_MATCHER = 'job=~"$job"'
+_SELECTOR = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^{}]*job=~"\$job"[^{}]*)\}')
+
+
+def scope_labels(b: Bundle) -> list[str]:
+    """Labels the dashboards get a variable for (cluster, namespace by default)."""
+    return list((b.raw.get("dashboards") or {}).get("scope_labels", ["cluster", "namespace"]))
+
+
+def scope(b: Bundle, expr: str) -> str:
+    """Every selector that filters on ``$job`` also filters on the scope variables and the bundle's
+    ``metric_selector``. Recorded series (names with ``:``) only keep the aggregation labels, so
+    they get only the matchers on those labels."""
+    kept = set(b.agg)
+    extra = (b.raw.get("metric_selector") or "").strip()
+    extra_labels = set(re.findall(r"([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)", extra))
+
+    def add(m: re.Match[str]) -> str:
+        name, body = m.group(1), m.group(2)
+        recorded = ":" in name
+        more = [f'{lbl}=~"${lbl}"' for lbl in scope_labels(b) if not recorded or lbl in kept]
+        if extra and (not recorded or extra_labels <= kept):
+            more.append(extra)
+        more = [x for x in more if x not in body]
+        if not more:
+            return m.group(0)
+        return name + "{" + body.replace(_JOB_MATCHER, ", ".join([_JOB_MATCHER, *more]), 1) + "}"
+
+    return _SELECTOR.sub(add, expr)
+
+
 def dashboard_link(b: Bundle, key: str, title: str, extra: str = "") -> dict[str, Any]:
     uid = f"{b['dashboards']['uid_prefix']}-{key}"
     return {
@@ -205,11 +238,15 @@ def dashboard_link(b: Bundle, key: str, title: str, extra: str = "") -> dict[str
     }
 
 
-def quantile_targets(metric: str, sel: str, by: str = "model", recorded: bool = True) -> list[tuple[str, str]]:
+def quantile_targets(
+    metric: str, sel: str, by: str = "model", recorded: bool = True, window: str = "5m"
+) -> list[tuple[str, str]]:
+    """p50/p95/p99 of ``metric``: from the recorded bucket rates over ``window`` (the bundle's
+    rate_window) or from raw buckets over ``$__rate_interval``."""
     out = []
     for q in (0.5, 0.95, 0.99):
         if recorded:
-            inner = f"sum by (job, {by}, le) (model_le:{metric}_bucket:rate5m{sel})"
+            inner = f"sum by (job, {by}, le) (model_le:{metric}_bucket:rate{window}{sel})"
         else:
             inner = f"sum by (job, {by}, le) (rate({metric}_bucket{sel}[{RATE_INTERVAL}]))"
         out.append((f"histogram_quantile({q}, {inner})", f"{{{{{by}}}}} p{int(q * 100)}"))

@@ -12,8 +12,8 @@ exporter reads:
   that returns rate-limit headers;
 - an Ollama server (the inference tests' local server answering /api/ps and /api/version with the
   Ollama fixtures): loaded-model memory, VRAM and keep-alive expiry;
-- the fake NVML (tests/gpu) with GPM, PCIe throughput and NVLink turned on: two H100s (one with an
-  XID), an H100 in MIG mode (a 3g.40gb GPU instance with two compute instances and a 2g.20gb one)
+- the fake NVML (tests/gpu) with GPM, PCIe throughput and NVLink turned on: two H100s (XID 79 on
+  one, 94 on the other), an H100 in MIG mode (a 3g.40gb GPU instance with two compute instances and a 2g.20gb one)
   and a fan-cooled Turing Quadro (fan speed, retired pages, no row remapping, no GPM);
 - a real Redis: a plain list, a Celery queue with a fetched ETA task (in flight and delayed) and
   a stream whose consumer group holds unacknowledged entries;
@@ -105,7 +105,7 @@ def _ollama() -> Upstream:
 
 
 def _gpus() -> str:
-    """Two H100s (an XID on the first), an H100 in MIG mode and a fan-cooled Turing Quadro with ECC."""
+    """Two H100s (XID 79 on the first, 94 on the second), an H100 in MIG mode and a fan-cooled Turing Quadro with ECC."""
     mig_gpu = fakenvml.h100(
         2,
         mig=1,
@@ -162,7 +162,7 @@ def _gpus() -> str:
         unsupported="nvmlDeviceGetRemappedRows,nvmlDeviceGetMigMode",
     )
     gpus = [fakenvml.h100(0), fakenvml.h100(1), mig_gpu, quadro]
-    return fakenvml.render(gpus, {2: migs}, xids=[(0, 79)])
+    return fakenvml.render(gpus, {2: migs}, xids=[(0, 79), (1, 94)])  # fatal, and contained ECC (ticket)
 
 
 @contextlib.contextmanager
