@@ -206,11 +206,15 @@ def groups(b: Bundle) -> list[tuple[str, str | None, list[Rule]]]:
         Rule("model:llm_requests:rate1h_baseline_days", f"count without (offset) (\n{offsets}\n)"),
     ]
     _ = seconds  # re-exported helper for callers
+    from .agent_rules import rules as agent_rules
+
+    agents = [Rule(record, expr) for record, expr in agent_rules(b)]
     return [
         ("llm-exporter.inference.recording", None, inf),
         ("llm-exporter.slo.recording", None, slo_rules),
         ("llm-exporter.cost.recording", None, cost),
         ("llm-exporter.anomaly.recording", None, anomaly),
+        ("llm-exporter.agents.recording", None, agents),
         ("llm-exporter.autoscaling.recording", None, _autoscaling(b)),
         ("llm-exporter.drift.recording", None, [Rule(r, e) for r, e in drift_rules(b)]),
     ]

@@ -8,6 +8,7 @@ labels surviving the expression's aggregation, and a generated ``runbook_url``.
 from __future__ import annotations
 
 from ..bundle import Bundle
+from .agents import agent_alerts
 from .cost import cost_alerts
 from .drift import drift_alerts
 from .exporter import exporter_alerts
@@ -31,5 +32,6 @@ def alerts(b: Bundle) -> list[Alert]:
         *burn_rate_alerts(b),
         *gpu_alerts(b),
         *queue_alerts(b),
+        *agent_alerts(b),
         *cost_alerts(b),
     ]

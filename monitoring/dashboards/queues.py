@@ -1,4 +1,5 @@
-"""The Agent pipeline dashboard: task queues (backlog, age, consumers, dead letters)."""
+"""The Agent pipeline dashboard: task queues (backlog, age, consumers, dead letters) and, per agent,
+task rate, errors, wait and runtime percentiles and workers (Celery task events, RQ worker counters)."""
 
 from __future__ import annotations
 
@@ -107,6 +108,7 @@ def pipeline(b: Bundle) -> dict[str, Any]:
         [(f"llm_queue_dead_messages{q} {agent}", lq)],
         "short",
     )
+    _agents(x, q)
     return dashboard(
         b,
         "pipeline",
@@ -114,4 +116,96 @@ def pipeline(b: Bundle) -> dict[str, Any]:
         "Agent task queues feeding the engines: backlog, age, consumers, throughput, failures.",
         x,
         ["job", "qtarget", "queue"],
+    )
+
+
+def _agents(x: Board, q: str) -> None:
+    """Per-agent task panels and the pipeline view across agents.
+
+    Task series are joined to ``llm_queue_info`` on (job, instance, target, queue), not on
+    ``backend``: Celery on RabbitMQ has its queue row under ``backend="rabbitmq"`` and its
+    task series under ``backend="celery"``.
+    """
+    join = (
+        "* on (job, instance, target, queue) group_left (agent) "
+        f"group by (job, instance, target, queue, agent) (llm_queue_info{q})"
+    )
+
+    def per_agent(expr: str, by: str = "agent") -> str:
+        return f"sum by ({by}) ({expr} {join})"
+
+    def rate(metric: str, matcher: str = "") -> str:
+        sel = q[:-1] + (f", {matcher}" if matcher else "") + "}"
+        return f"rate({metric}{sel}[{RATE_INTERVAL}])"
+
+    final = 'outcome=~"succeeded|failed|rejected|revoked"'
+    failed = 'outcome="failed"'
+    x.row("Agents")
+    x.ts(
+        "Task rate by agent and outcome",
+        "Finished task attempts per second by outcome (Celery task events; RQ workers' finished and failed jobs).",
+        [(per_agent(rate("llm_queue_tasks_total"), "agent, outcome"), "{{agent}} {{outcome}}")],
+        "short",
+        w=12,
+    )
+    x.ts(
+        "Task error ratio by agent",
+        "Failed attempts as a share of finished attempts (retries excluded).",
+        [
+            (
+                f"{per_agent(rate('llm_queue_tasks_total', failed))}\n/\n"
+                f"{per_agent(rate('llm_queue_tasks_total', final))}",
+                "{{agent}}",
+            )
+        ],
+        "percentunit",
+        ratio=True,
+        w=12,
+    )
+    x.ts(
+        "Task wait p50 and p95 by agent",
+        "Time from sent (or received) to started, from the wait histogram (Celery task events).",
+        [
+            (
+                f"histogram_quantile({p}, {per_agent(rate('llm_queue_task_wait_seconds_bucket'), 'agent, le')})",
+                f"{{{{agent}}}} p{int(p * 100)}",
+            )
+            for p in (0.5, 0.95)
+        ],
+        "s",
+    )
+    x.ts(
+        "Task runtime p95 by agent",
+        "Time from started to finished of each attempt (Celery task events; RQ only has the mean).",
+        [
+            (
+                f"histogram_quantile(0.95, {per_agent(rate('llm_queue_task_runtime_seconds_bucket'), 'agent, le')})",
+                "{{agent}} p95",
+            ),
+            (
+                f"{per_agent(rate('llm_queue_task_runtime_seconds_sum'))}\n/\n"
+                f"{per_agent(rate('llm_queue_task_runtime_seconds_count'))}",
+                "{{agent}} mean",
+            ),
+        ],
+        "s",
+    )
+    x.ts(
+        "Workers by agent",
+        "Task workers alive per agent (Celery heartbeats, RQ live worker registrations).",
+        [(per_agent(f"llm_queue_workers{q}"), "{{agent}}")],
+        "short",
+    )
+    x.table(
+        "Pipeline: agents side by side",
+        "Per agent now: tasks in and done per second, ready backlog, oldest waiting task, workers alive "
+        "and the failed share of finished attempts.",
+        [
+            (per_agent(rate("llm_queue_enqueued_total")), "in/s"),
+            (per_agent(rate("llm_queue_completed_total")), "done/s"),
+            (per_agent(f"llm_queue_ready_messages{q}"), "ready"),
+            (f"max by (agent) (llm_queue_oldest_ready_age_seconds{q} {join})", "oldest waiting (s)"),
+            (per_agent(f"llm_queue_workers{q}"), "workers"),
+        ],
+        w=24,
     )
