@@ -104,3 +104,23 @@ def test_config_rules() -> None:
         target("name: r\nbackend: redis\nurl: redis://127.0.0.1:1\ncelery_events:\n  max_tasks: 0\n")
     with pytest.raises(ConfigError, match="broker_url"):
         target("name: r\nbackend: redis\nurl: redis://127.0.0.1:1\ncelery_events:\n  broker_url: http://x\n")
+
+
+def test_without_the_celery_package_the_target_still_works(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """celery is an optional extra: a missing package is one clear error, the queue rows stay."""
+    import importlib.util
+
+    from llm_exporter.collectors.queues.celery_receiver import CeleryEvents
+    from llm_exporter.metricset import MetricSet
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "celery" else real(name, *a))
+    events = CeleryEvents(target("name: r\nbackend: redis\nurl: redis://127.0.0.1:1\ncelery_events: {}\n"))
+    for _ in range(3):
+        out = MetricSet()
+        events.collect(out, [])
+    assert events._thread is None
+    assert out.get("llm_queue_events_connected", {"backend": "celery", "target": "r"}) == 0
+    assert [r.getMessage() for r in caplog.records].count(
+        "queue target r: celery_events needs the celery package (pip install 'llm-exporter[celery]'); no task events are read"
+    ) == 1

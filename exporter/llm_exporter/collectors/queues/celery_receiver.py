@@ -17,6 +17,7 @@ age of the oldest task sent but not yet started.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 import time
@@ -78,12 +79,22 @@ class CeleryEvents:
         self._stop = threading.Event()
         self._receiver: Any = None
         self._last_error = ""
+        self._missing_logged = False
         self._inspect_due: dict[str, tuple[float, int]] = {}  # worker -> (when, attempts so far)
         self._enable_all_at = time.monotonic() + ENABLE_EVENTS_EVERY
 
     # -- thread --------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is None:
+            if importlib.util.find_spec("celery") is None:
+                if not self._missing_logged:
+                    self._missing_logged = True
+                    log.error(
+                        "queue target %s: celery_events needs the celery package "
+                        "(pip install 'llm-exporter[celery]'); no task events are read",
+                        self.target,
+                    )
+                return
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name=f"celery-events-{self.target}", daemon=True)
             self._thread.start()
