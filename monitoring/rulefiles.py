@@ -92,11 +92,41 @@ GROUP_DASHBOARD = {
 }
 
 
+# Panel for runbooks that do not name one (alert -> panel title, searched in every dashboard).
+PANELS = {
+    "LLMExporterCollectorFailing": "Collector success",
+    "LLMExporterConfigReloadFailed": "Config reload OK",
+    "LLMEngineHung": "Running, waiting and KV cache",
+    "LLMKVCacheSaturated": "KV-cache usage",
+    "LLMErrorBudgetBurn": "Burn rate by window",
+    "LLMTimeToFirstTokenBudgetBurn": "Burn rate by window",
+    "LLMInterTokenLatencyBudgetBurn": "Burn rate by window",
+    "LLMGpuLost": "GPUs up",
+    "LLMGpuUncorrectableEccErrors": "ECC errors",
+    "LLMGpuRowRemapFailure": "Remapped rows",
+    "LLMGpuRowRemapPending": "Remapped rows",
+    "LLMGpuThrottled": "Time held back by reason",
+    "LLMGpuMemoryNearFull": "Memory",
+    "LLMGpuIdleWhileRequestsWait": "Utilisation",
+    "LLMGpuRecoveryActionRequired": "Recovery action",
+    "LLMGpuNvmlReinitializing": "NVML re-initialisations",
+    "LLMQueueTargetOverCapacity": "Queues over max_queues",
+    "LLMCostOverDailyBudget": "Spend over the last 24 hours",
+}
+# Commands for GPU runbooks that do not list their own.
+GPU_COMMANDS = (
+    "kubectl get pods -A -o wide --field-selector spec.nodeName=<node> | grep -v Completed",
+    "kubectl debug node/<node> -it --image=ubuntu -- chroot /host nvidia-smi -q -i <gpu> -d ECC,ROW_REMAPPER,PERFORMANCE,TEMPERATURE,POWER",
+    "kubectl debug node/<node> -it --image=ubuntu -- chroot /host dmesg -T | grep -i -E 'xid|nvrm'",
+    "kubectl cordon <node>",
+)
+
+
 def panel_link(b: Bundle, a: Alert, boards: dict[str, dict[str, Any]]) -> str:
     """Markdown link to the runbook's panel (the alert group's dashboard first, then any)."""
     first = GROUP_DASHBOARD[a.group]
     order = [first, *[n for n in boards if n != first]]
-    title = a.runbook.panel
+    title = a.runbook.panel or PANELS.get(a.name, "")
     base = (b.raw.get("grafana_url") or "").rstrip("/") or "<grafana>"
     for name in order:
         d = boards[name]
@@ -166,7 +196,7 @@ def runbook(b: Bundle, name: str, boards: dict[str, dict[str, Any]] | None = Non
         "",
         *[f"{i}. {s}" for i, s in enumerate(rb.actions, 1)],
         "",
-        *(["```sh", *rb.commands, "```", ""] if rb.commands else []),
+        *(["```sh", *(rb.commands or GPU_COMMANDS), "```", ""] if rb.commands or a.group == "gpu" else []),
         *(
             [
                 "| " + " | ".join(rb.table[0]) + " |",

@@ -158,3 +158,20 @@ def test_promtool_accepts_the_custom_rules(tmp_path: Path) -> None:
         paths.append(str(p))
     proc = subprocess.run([need_binary("promtool"), "check", "rules", *paths], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_runbooks_link_a_panel_list_commands_and_escalation() -> None:
+    files = render(Bundle.load())
+    raw = yaml.safe_load(DEFAULT_BUNDLE.read_text())
+    pages = {p.rsplit("/", 1)[1][:-3]: t for p, t in files.items() if p.startswith("alerts/runbooks/LLM")}
+    for name, text in pages.items():
+        assert "## Escalation" in text, name
+        assert re.search(r"^Dashboard: \[[^\]]+\]\(<grafana>/d/[\w-]+", text, re.M), f"{name}: no dashboard link"
+    for name in ("LLMExporterDown", "LLMTargetDown", "LLMModelDisappeared", "LLMModelProbesFailing", "LLMGpuLost"):
+        assert "```sh\nkubectl" in pages[name], f"{name}: no kubectl commands"
+        assert "viewPanel=" in pages[name], f"{name}: links a dashboard, not a panel"
+    assert "redis-cli" in pages["LLMQueueNoConsumers"]
+    for alert in ("LLMGpuFatalXid", "LLMGpuXid"):
+        assert "nvidia-smi" in pages[alert]
+        for xid in raw["alerts"][alert]["xids"]:
+            assert re.search(rf"^\| {xid} \| .+ \| .+ \|$", pages[alert], re.M), f"{alert}: no action for XID {xid}"

@@ -25,8 +25,8 @@ from crd_schemas import SCHEMAS
 from llm_exporter import configschema
 from llm_exporter.config import load_config_text
 from llm_exporter.webconfig import WebConfig
+from scrape_check import check_variant
 from support import REPO
-from test_scrape_targets import check_variant
 
 CHART = REPO / "deploy" / "helm" / "llm-exporter"
 VALUE_SETS = sorted(p.name.removesuffix("-values.yaml") for p in (CHART / "ci").glob("*-values.yaml"))
