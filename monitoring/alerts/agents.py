@@ -12,6 +12,15 @@ from ..matchers import eq, regex
 from .model import Alert, Runbook
 
 FINAL = "succeeded|failed|rejected|revoked"
+AGENT_COMMANDS = (
+    "celery -A <app> inspect active_queues                 # which workers consume which queue",
+    "celery -A <app> inspect stats                         # pool size, tasks done per worker",
+    "celery -A <app> events --dump | head -50              # are task events flowing (workers need -E)?",
+    "celery -A <app> control enable_events                 # switch task events on in running workers",
+    'rq info --url "$REDIS_URL" <queue>                  # RQ workers and queue sizes',
+    "kubectl -n <namespace> get deploy,pods -l app.kubernetes.io/name=<agent-worker>",
+    "kubectl -n <namespace> logs deploy/<agent-worker> --tail=200 | grep -iE 'error|retry|exception'",
+)
 
 
 def agent_alerts(b: Bundle) -> list[Alert]:
@@ -49,6 +58,8 @@ def agent_alerts(b: Bundle) -> list[Alert]:
                     "Read the worker logs for the exception of the failing task name.",
                     "Roll back the agent deploy or fix the dependency; failed tasks may need replaying.",
                 ),
+                commands=AGENT_COMMANDS,
+                panel="Task error ratio by agent",
             ),
         )
     )
@@ -85,6 +96,8 @@ def agent_alerts(b: Bundle) -> list[Alert]:
                         "Open LLM / Agent pipeline: compare tasks in and done, workers and the wait p95.",
                         "Scale workers (or the inference backend they wait on); lower the prefetch multiplier.",
                     ),
+                    commands=AGENT_COMMANDS,
+                    panel="Task wait p50 and p95 by agent",
                 ),
                 {"slo": "agent_wait", "long": long_, "short": short},
             )
@@ -115,6 +128,9 @@ def agent_alerts(b: Bundle) -> list[Alert]:
                     "Check llm_queue_events_connected: if the exporter itself lost the broker, heartbeats "
                     "are not seen either.",
                 ),
+                commands=AGENT_COMMANDS,
+                panel="Workers by agent",
+                escalate="Page: the on-call of the team owning the agent workers (the agent is down).",
             ),
         )
     )
@@ -147,6 +163,8 @@ def agent_alerts(b: Bundle) -> list[Alert]:
                     "Find the retried exception in the worker logs; add backoff and a retry limit.",
                     "Lower the producer rate or raise the provider's rate limit.",
                 ),
+                commands=AGENT_COMMANDS,
+                panel="Task rate by agent and outcome",
             ),
         )
     )
