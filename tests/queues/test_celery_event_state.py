@@ -124,3 +124,21 @@ def test_without_the_celery_package_the_target_still_works(monkeypatch, caplog) 
     assert [r.getMessage() for r in caplog.records].count(
         "queue target r: celery_events needs the celery package (pip install 'llm-exporter[celery]'); no task events are read"
     ) == 1
+
+
+def test_a_late_broker_read_still_serves_the_event_counters() -> None:
+    """fallback(): while a read misses the deadline, the counters the receiver keeps are served."""
+    from llm_exporter.collectors.queues import RedisQueueCollector
+    from llm_exporter.metricset import MetricSet
+
+    c = RedisQueueCollector(target("name: r\nbackend: redis\nurl: redis://127.0.0.1:1\ncelery_events: {}\n"))
+    try:
+        assert c._events is not None
+        c._events.state.on_event(ev("task-sent", "a", name="t", queue="q"))
+        c._events.state.on_event(ev("task-succeeded", "a", runtime=1.0))
+        out = MetricSet()
+        c.fallback(out)
+        labels = {"backend": "celery", "target": "r", "queue": "q", "group": "", "task": "t"}
+        assert out.get("llm_queue_tasks_total", {**labels, "outcome": "succeeded"}) == 1
+    finally:
+        c.close()

@@ -82,6 +82,11 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
         self._configured = [(q.vhost or default_vhost, q.name) for q in cfg.queues]
         self._agents = {(q.vhost or default_vhost, q.name): q.agent or "" for q in cfg.queues}
 
+    def fallback(self, out: MetricSet) -> None:
+        """A late broker read: the Celery event counters, kept by the receiver, are still served."""
+        if self._events is not None:
+            self._events.collect(out, [])
+
     def close(self) -> None:
         if self._events is not None:
             self._events.close()

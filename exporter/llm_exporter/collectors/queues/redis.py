@@ -86,6 +86,11 @@ class RedisQueueCollector(BaseCollector[QueueTarget]):
         _set_timeout(self._client, timeout)
         return self._client
 
+    def fallback(self, out: MetricSet) -> None:
+        """A late broker read: the Celery event counters, kept by the receiver, are still served."""
+        if self._events is not None:
+            self._events.collect(out, [])
+
     def close(self) -> None:
         """Stop the Celery event receiver (if any) and drop the connection."""
         if self._events is not None:
