@@ -174,6 +174,7 @@ gpu:
                 res = prom.wait_for(f'{metric}{{target="llama",model="{ALIAS}"}} == {usage[key]}', timeout=60)
                 assert float(res[0]["value"][1]) == usage[key]
             prom.wait_for('llm_requests_running{target="llama"} == 0')
+            prom.wait_for('llm_spec_decode_draft_tokens_total{target="llama"} == 0')  # no draft model here
 
 
 def test_probe_against_real_llama_server(llama: str) -> None:

@@ -112,3 +112,11 @@ def test_tgi_lengths_and_inference_time_keep_the_token_counters() -> None:
     assert get(out, "llm_generation_tokens_total", "m") == 777
     inf = hist(out, "llm_request_inference_duration_seconds", "m")
     assert dict(inf.buckets)[math.inf] == 18 and inf.sum == 21.5
+
+
+def test_llamacpp_spec_decode_counters() -> None:
+    """Current llama-server builds expose spec-decode counters (the real server's drift guard found them)."""
+    out, _ = scrape(fixture("llamacpp.prom"), "llamacpp", model="m")
+    assert get(out, "llm_spec_decode_drafts_total", "m") == 200
+    assert get(out, "llm_spec_decode_draft_tokens_total", "m") == 800
+    assert get(out, "llm_spec_decode_accepted_tokens_total", "m") == 600

@@ -29,6 +29,9 @@ LLAMACPP = Engine(
         "llm_prompt_tokens_total": "✓ processed + cached",
         "llm_prefix_cache_hit_tokens_total": "current builds ✓",
         "llm_inter_token_latency_seconds": "≈ +Inf only (generation s / tokens)",
+        "llm_spec_decode_drafts_total": "current builds ✓ (verification steps)",
+        "llm_spec_decode_draft_tokens_total": "current builds ✓",
+        "llm_spec_decode_accepted_tokens_total": "current builds ✓",
     },
     version_path="/props",
     version_key="build_info",
@@ -51,6 +54,10 @@ LLAMACPP = Engine(
             src(L + "tokens_predicted_seconds_total"),
             (src(L + "tokens_predicted_total"),),
         ),
+        # Current builds (seen on the real server; the drift guard caught them).
+        Rule("llm_spec_decode_drafts_total", ((src(L + "spec_decode_num_drafts_total"),),)),
+        Rule("llm_spec_decode_draft_tokens_total", ((src(L + "spec_decode_num_draft_tokens_total"),),)),
+        Rule("llm_spec_decode_accepted_tokens_total", ((src(L + "spec_decode_num_accepted_tokens_total"),),)),
     ),
     ignored=(
         L + "prompt_seconds_total",
