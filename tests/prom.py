@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -172,8 +171,3 @@ def scrape_until(prom: Prometheus, expr: str, timeout: float = 60.0) -> float:
     """Wait for ``expr`` and return its first value as a float."""
     res = prom.wait_for(expr, timeout)
     return float(res[0]["value"][1])
-
-
-def sleep_scrapes(n: int = 2, interval: float = 1.0) -> None:
-    """Let ``n`` scrape intervals pass (only for waiting on Prometheus, never for asserting time)."""
-    time.sleep(n * interval)

@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,11 +37,52 @@ def need_binary(*names: str) -> str:
     raise AssertionError  # unreachable
 
 
+_PORT_LOCK = threading.Lock()
+_PORTS_GIVEN: set[int] = set()
+_LOWEST_PORT = 10000
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return low, high
+
+
+def _in_use(port: int) -> bool:
+    """Someone is bound to ``port`` on loopback (or the wildcard address) now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 for a server that a test starts (an external process binds it).
+
+    Not "bind port 0 and close": the kernel could hand that ephemeral port to another socket
+    (any process's ``bind(0)`` or outgoing connection) before the server binds it. Ports here
+    come from below the kernel's ephemeral range, which the kernel never hands out by itself;
+    each test process walks its own pid-derived sequence, never gives a port out twice and
+    skips ports that are in use now. Servers the tests run in-process bind port 0 and keep
+    the socket instead (``http_upstream.Upstream``).
+    """
+    low, high = _ephemeral_range()
+    top = low if low > _LOWEST_PORT + 1000 else 65535
+    bottom = _LOWEST_PORT if top == low else high + 1
+    span = top - bottom
+    with _PORT_LOCK:
+        start = (os.getpid() * 7919 + len(_PORTS_GIVEN)) % span
+        for i in range(span):
+            port = bottom + (start + i) % span
+            if port in _PORTS_GIVEN or _in_use(port):
+                continue
+            _PORTS_GIVEN.add(port)
+            return port
+    raise RuntimeError("no free TCP port outside the ephemeral range")
 
 
 def wait_for(check: Callable[[], object], timeout: float = 30.0, interval: float = 0.05, what: str = "") -> object:

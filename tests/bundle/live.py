@@ -2,19 +2,17 @@
 
 Every request multiplies counter, histogram bucket/count/sum values by the number of
 requests served so far, so rates and histogram quantiles are non-zero, as on a busy
-engine. ``stop()`` takes the server away (target down); the port stays reserved.
+engine. ``stop()`` takes the server away (target down).
 """
 
 from __future__ import annotations
 
+import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 
-from support import free_port
+from http_upstream import FIXTURES, Upstream, send
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "inference"
 _SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{.*\})?\s+(\S+)(.*)$")
 
 
@@ -41,75 +39,36 @@ def grow(text: str, factor: int) -> str:
 class LiveEngine:
     """Serves ``/metrics`` from a fixture (growing) and 404 for anything else."""
 
-    def __init__(self, fixture: str, port: int | None = None) -> None:
+    def __init__(self, fixture: str) -> None:
         self.text = (FIXTURES / fixture).read_text()
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.hits = 0
-        self._server: ThreadingHTTPServer | None = None
+        self._server = Upstream({"GET /metrics": self._metrics})
+        self.port = self._server.port
+        self.url = self._server.url
+
+    def _metrics(self, h: BaseHTTPRequestHandler) -> None:
+        self.hits += 1
+        h.close_connection = True  # no keep-alive: after stop() the target is down at once
+        send(200, grow(self.text, self.hits).encode(), headers={"Connection": "close"})(h)
 
     def start(self) -> LiveEngine:
-        engine = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.split("?")[0] != "/metrics":
-                    self.send_error(404)
-                    return
-                engine.hits += 1
-                body = grow(engine.text, engine.hits).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server.__enter__()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.__exit__()
 
 
 class Webhook:
     """Collects POSTed JSON bodies (and headers) by path, like a pager or chat endpoint."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.received: list[tuple[str, dict[str, str], dict]] = []
-        self._lock = threading.Lock()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                import json
-
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with hook._lock:
-                    hook.received.append((self.path, dict(self.headers), json.loads(body or b"{}")))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = Upstream(fallback=send(200, b"{}", "application/json")).__enter__()
+        self.port = self._server.port
+        self.url = self._server.url
 
     def at(self, path: str) -> list[tuple[dict[str, str], dict]]:
-        with self._lock:
-            return [(h, b) for p, h, b in self.received if p == path]
+        return [(h, json.loads(b or b"{}")) for m, p, h, b in list(self._server.requests) if m == "POST" and p == path]
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.__exit__()

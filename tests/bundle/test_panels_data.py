@@ -45,7 +45,7 @@ import redis
 from brokers import nats_server, rabbitmq_server, redis_server
 from exporter_proc import run_exporter
 from gpu import fakenvml
-from inference.inference_upstream import Route, Upstream, fixture, send
+from http_upstream import Route, Upstream, fixture, send
 from prom import start_prometheus
 
 from bundle.agent_feeds import agent_workers

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from exporter_proc import run_exporter
-from inference.inference_upstream import Upstream, fixture, send
+from http_upstream import Upstream, fixture, send
 from llm_exporter.config import ConfigError, load_config_text
 from llm_exporter.redact import redact, redact_url, set_secrets
 from llm_exporter.runtime import Runtime

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from inference.inference_upstream import Upstream, fixture, send
+from http_upstream import Upstream, fixture, send
 from llm_exporter.config import load_config_text
 from support import free_port
 

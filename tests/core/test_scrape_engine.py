@@ -13,6 +13,7 @@ from llm_exporter.config import load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.scrape import CollectorFailed, Deadline, ScrapeEngine, TargetDown, close_collectors
 from support import wait_for
+from values import value
 
 
 class Fake(BaseCollector[None]):
@@ -37,12 +38,6 @@ class Fake(BaseCollector[None]):
         if self.behaviour == "block":
             self.release.wait(30)
         out.add("llm_requests_running", 3, {"target": self.target or "x", "model": "m"})
-
-
-def value(ms: MetricSet, name: str, **labels: str) -> float:
-    v = ms.get(name, labels)
-    assert isinstance(v, float), (name, labels, v)
-    return v
 
 
 def test_failing_collector_does_not_hide_others(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,7 +11,7 @@ import logging
 import math
 
 import pytest
-from inference_upstream import Upstream, send
+from http_upstream import Upstream, send
 from llm_exporter.collectors.inference import InferenceCollector
 from llm_exporter.config import InferenceTarget
 from llm_exporter.metricset import MetricSet

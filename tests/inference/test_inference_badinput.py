@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Iterator
 
 import pytest
-from inference_upstream import Upstream, fixture, send, slow, streamed, truncated
+from http_upstream import Upstream, fixture, send, slow, streamed, truncated
 from llm_exporter.collectors.inference import InferenceCollector
 from llm_exporter.config import InferenceTarget
 from llm_exporter.metricset import MetricSet

@@ -7,7 +7,7 @@ and every payload fixture (each built from the upstream definitions in reference
 from __future__ import annotations
 
 import pytest
-from inference_upstream import fixture
+from http_upstream import fixture
 from llm_exporter.collectors.inference.drift import classify, exposed_families, unknown_families
 from llm_exporter.collectors.inference.engines import ENGINES, RAY_VLLM
 from llm_exporter.collectors.inference.mapping import Engine

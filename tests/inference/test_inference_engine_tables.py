@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from inference_upstream import fixture
+from http_upstream import fixture
 from llm_exporter import engine_docs
 from llm_exporter.collectors.inference import DiscoveryCollector
 from llm_exporter.collectors.inference.engines import (

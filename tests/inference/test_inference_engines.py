@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from inference_upstream import Upstream, fixture, send
+from http_upstream import Upstream, fixture, send
 from llm_exporter.collectors.inference import InferenceCollector
 from llm_exporter.config import InferenceTarget
 from llm_exporter.metricset import Histogram, MetricSet
@@ -104,8 +104,10 @@ def test_vllm_openmetrics_underscore_spelling_maps_the_same() -> None:
     om, _ = scrape(
         fixture("vllm-v1-openmetrics.prom"), "vllm", ctype="application/openmetrics-text; version=1.0.0; charset=utf-8"
     )
+    assert "llm_requests_running" in text.names()
+    assert sorted(om.names()) == sorted(text.names()), "the two formats must yield the same metric names"
     for name in text.names():
-        assert text.series(name) == om.series(name), name
+        assert om.series(name) == text.series(name), name
 
 
 def test_vllm_010_deprecated_names() -> None:

@@ -14,7 +14,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from inference_upstream import Upstream, fixture, send
+from http_upstream import Upstream, fixture, send
 from llm_exporter.collectors.inference import InferenceCollector
 from llm_exporter.collectors.queues import build_one
 from llm_exporter.config import InferenceTarget, QueueTarget

@@ -26,6 +26,7 @@ from llm_exporter.scrape import Deadline
 from prom import start_prometheus
 from real_engines import assert_no_drift, get_text
 from support import CACHE, free_port, require_real_servers, stop_process, wait_for, wait_process_ready
+from values import text_value
 
 pytestmark = pytest.mark.slow
 
@@ -112,13 +113,6 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_process(proc)
 
 
-def _value(text: str, name: str, target: str) -> float | None:
-    for line in text.splitlines():
-        if line.startswith(name + "{") and f'target="{target}"' in line:
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
 def test_token_counts_are_exact_and_stored_by_prometheus(llama: str, tmp_path: Path) -> None:
     usage = {"prompt": 0, "cached": 0, "completion": 0}
     for q in QUESTIONS:  # same system prompt each time: later requests reuse the cached prefix
@@ -152,9 +146,9 @@ gpu:
         def exact() -> str | None:
             text = exp.metrics()
             got = (
-                _value(text, "llm_prompt_tokens_total", "llama"),
-                _value(text, "llm_prefix_cache_hit_tokens_total", "llama"),
-                _value(text, "llm_generation_tokens_total", "llama"),
+                text_value(text, "llm_prompt_tokens_total", target="llama"),
+                text_value(text, "llm_prefix_cache_hit_tokens_total", target="llama"),
+                text_value(text, "llm_generation_tokens_total", target="llama"),
             )
             return text if got == (usage["prompt"], usage["cached"], usage["completion"]) else None
 

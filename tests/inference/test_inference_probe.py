@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from inference_upstream import Upstream, send
+from http_upstream import Upstream, send
 from llm_exporter.collectors.inference import build
 from llm_exporter.collectors.probe import ProbeCollector
 from llm_exporter.config import load_config_text

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import psutil
-from inference_upstream import Upstream, fixture, send
+from http_upstream import Upstream, fixture, send
 from llm_exporter.collectors.inference import DiscoveryCollector, build
 from llm_exporter.config import DiscoveryConfig, load_config_text
 from llm_exporter.metricset import MetricSet

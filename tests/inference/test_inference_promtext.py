@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from inference_upstream import fixture
+from http_upstream import fixture
 from llm_exporter.collectors.inference.engines import VLLM
 from llm_exporter.promtext import Parser, PromTextError, canonical, parse
 from prometheus_client.parser import text_string_to_metric_families

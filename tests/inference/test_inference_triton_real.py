@@ -21,7 +21,8 @@ from llm_exporter.collectors.inference.engines import ENGINES
 from prom import Prometheus, start_prometheus
 from real_engines import Server, assert_no_drift, get_text, post_json
 from support import wait_for
-from test_inference_vllm_real import samples
+from values import samples
+from values import text_value as value
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +39,6 @@ def infer(server: Server, x: float) -> bool:
         return False
     assert resp["outputs"][0]["data"] == [2 * x]
     return True
-
-
-def value(text: str, name: str, **labels: str) -> float | None:
-    want = set(labels.items())
-    found = [v for k, v in samples(text, name).items() if want <= k]
-    return found[0] if len(found) == 1 else None
 
 
 @dataclass

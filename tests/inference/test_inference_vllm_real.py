@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -24,29 +23,16 @@ from llm_exporter.collectors.inference.engines import ENGINES
 from prom import Prometheus, start_prometheus
 from real_engines import VLLM_MODEL, Server, assert_no_drift, get_text, post_json, post_stream
 from support import wait_for
+from values import samples, text_value
 
 pytestmark = pytest.mark.slow
 
 T = "vllm"
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
 BURST = 6
 
 
-def samples(text: str, name: str) -> dict[frozenset[tuple[str, str]], float]:
-    """Every sample of ``name`` in an exposition body, keyed by its label set."""
-    out = {}
-    for line in text.splitlines():
-        m = SAMPLE.match(line)
-        if m and m.group(1) == name:
-            labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-            out[labels] = float(m.group(3))
-    return out
-
-
 def value(text: str, name: str, **labels: str) -> float | None:
-    want = {("target", T), *labels.items()}
-    found = [v for k, v in samples(text, name).items() if want <= k]
-    return found[0] if len(found) == 1 else None
+    return text_value(text, name, target=T, **labels)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from llm_exporter.config import QueueTarget, load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.scrape import Collector, ScrapeEngine
+from values import value
 
 
 def target(yaml_text: str) -> QueueTarget:
@@ -19,13 +20,6 @@ def target(yaml_text: str) -> QueueTarget:
 def scrape(*collectors: Collector, timeout: float = 10.0) -> MetricSet:
     """One scrape of the given collectors through ScrapeEngine (min interval 0)."""
     return ScrapeEngine(list(collectors), min_interval=0).scrape(timeout)
-
-
-def value(ms: MetricSet, name: str, **labels: str) -> float | None:
-    """The value of the single series of ``name`` matching ``labels`` (None if absent)."""
-    found = [(dict(k), v) for k, v in ms.series(name).items() if all(dict(k).get(a) == b for a, b in labels.items())]
-    assert len(found) <= 1, f"{name}{labels}: several series {found}"
-    return float(found[0][1]) if found else None  # type: ignore[arg-type]
 
 
 def up(ms: MetricSet, target_name: str) -> float | None:

@@ -9,8 +9,9 @@ import nats
 from brokers import NatsServer
 from llm_exporter.collectors.queues import NatsQueueCollector
 from nats.js.api import ConsumerConfig, RetentionPolicy, StreamConfig
-from qhelp import queues, scrape, target, up, value
+from qhelp import queues, scrape, target, up
 from support import free_port
+from values import value
 
 SKEW = 100.0
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pika
 import pytest
 import requests
 from brokers import RabbitMQServer
+from http_upstream import Upstream, send
 from llm_exporter.collectors.queues import RabbitMQQueueCollector
 from llm_exporter.metricset import MetricSet
-from qhelp import queues, scrape, target, up, value
+from qhelp import queues, scrape, target, up
 from support import free_port, wait_for
+from values import value
 
 
 def rabbit(srv: RabbitMQServer, body: str, name: str = "mq", url: str | None = None) -> RabbitMQQueueCollector:
@@ -186,44 +186,18 @@ def test_configured_queue_deleted_keeps_target_up(rabbit_srv: RabbitMQServer, ch
     assert value(ms, "llm_queue_ready_messages", queue="kept") == 1
 
 
-class _Broken(BaseHTTPRequestHandler):
-    mode = "500"
-
-    def do_GET(self) -> None:
-        if self.server.mode == "500":  # type: ignore[attr-defined]
-            self.send_response(500)
-            self.send_header("Content-Type", "application/json")
-            body = b'{"error":"Internal Server Error"}'
-        else:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            body = b"<html><body>Login</body></html>"
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def broken_api() -> Iterator[ThreadingHTTPServer]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
-    srv.mode = "500"  # type: ignore[attr-defined]
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
+def broken_api() -> Iterator[Upstream]:
+    """A management API that answers every request with HTTP 500 (its ``fallback`` can be swapped)."""
+    with Upstream(fallback=send(500, b'{"error":"Internal Server Error"}', "application/json")) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def test_http_500_html_closed_port_and_wrong_password(
-    rabbit_srv: RabbitMQServer, channel: Any, broken_api: ThreadingHTTPServer
+    rabbit_srv: RabbitMQServer, channel: Any, broken_api: Upstream
 ) -> None:
     channel.queue_declare("healthy")
-    broken_url = f"http://127.0.0.1:{broken_api.server_address[1]}"
+    broken_url = broken_api.url
     good = rabbit(rabbit_srv, "queues: [{name: healthy}]", name="good")
     failing = rabbit(rabbit_srv, "queues: [{name: healthy}]", name="broken", url=broken_url)
     closed = rabbit(rabbit_srv, "queues: [{name: healthy}]", name="closed", url=f"http://127.0.0.1:{free_port()}")
@@ -240,7 +214,7 @@ def test_http_500_html_closed_port_and_wrong_password(
     assert (up(ms, "broken"), up(ms, "closed"), up(ms, "badpw")) == (0, 0, 0)
     assert not queues(ms) - {("healthy", "")}
     assert value(ms, "llm_scrape_collector_success", collector="queue") == 1
-    broken_api.mode = "html"  # type: ignore[attr-defined]
+    broken_api.fallback = send(200, b"<html><body>Login</body></html>", "text/html")
     ms = scrape(good, failing)
     assert (up(ms, "good"), up(ms, "broken")) == (1, 0)
 

@@ -14,8 +14,9 @@ import redis
 from brokers import RedisServer, redis_server
 from llm_exporter.collectors.queues import RedisQueueCollector, build
 from llm_exporter.config import load_config_text
-from qhelp import queues, scrape, target, up, value
+from qhelp import queues, scrape, target, up
 from support import wait_for
+from values import value
 
 HERE = Path(__file__).resolve().parent
 SKEW = 100.0  # the collector's clock runs this far ahead, so ages are >= SKEW and checkable

@@ -12,8 +12,9 @@ import redis
 from brokers import RedisServer
 from llm_exporter.collectors.queues import RedisQueueCollector
 from llm_exporter.metricset import Histogram
-from qhelp import scrape, target, value
+from qhelp import scrape, target
 from support import wait_for
+from values import value
 
 HERE = Path(__file__).resolve().parent
 

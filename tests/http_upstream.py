@@ -1,4 +1,9 @@
-"""Real local HTTP servers (threads on 127.0.0.1) that play inference servers, good or broken."""
+"""The tests' one HTTP server: a real threaded server on 127.0.0.1 that plays an upstream,
+good or broken (inference servers, a broker API, a webhook receiver), with swappable routes.
+
+It binds port 0 and keeps the bound socket, so its port can never be taken by someone else
+between choosing and binding it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "inference"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inference"
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -91,10 +96,15 @@ def streamed(
 
 
 class Upstream:
-    """A threaded HTTP server whose routes can be swapped while it runs."""
+    """A threaded HTTP server whose routes can be swapped while it runs.
 
-    def __init__(self, routes: dict[str, Route] | None = None) -> None:
+    ``routes`` maps ``"METHOD /path"`` or ``"/path"`` to a route; ``fallback`` answers every
+    other request (404 when it is None).
+    """
+
+    def __init__(self, routes: dict[str, Route] | None = None, fallback: Route | None = None) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
+        self.fallback = fallback
         self.hits: dict[str, int] = {}
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         upstream = self
@@ -111,7 +121,7 @@ class Upstream:
                 body = self.rfile.read(length) if length else b""
                 upstream.requests.append((method, path, dict(self.headers), body))
                 upstream.hits[path] = upstream.hits.get(path, 0) + 1
-                route = upstream.routes.get(f"{method} {path}") or upstream.routes.get(path)
+                route = upstream.routes.get(f"{method} {path}") or upstream.routes.get(path) or upstream.fallback
                 if route is None:
                     send(404, b"not found", "text/plain")(self)
                     return
