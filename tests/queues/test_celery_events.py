@@ -21,8 +21,9 @@ import pytest
 from brokers import RabbitMQServer, RedisServer
 from llm_exporter.collectors.queues import RabbitMQQueueCollector, RedisQueueCollector
 from llm_exporter.metricset import Histogram, MetricSet
-from qhelp import scrape, target, value
+from qhelp import scrape, target
 from support import wait_for
+from values import value
 
 HERE = Path(__file__).resolve().parent
 HEARTBEAT = 1  # worker heartbeat interval (s): a killed worker is gone after 2 of them

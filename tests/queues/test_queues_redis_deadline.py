@@ -10,7 +10,8 @@ import redis
 from brokers import RedisServer
 from llm_exporter.collectors.queues import RedisQueueCollector
 from llm_exporter.scrape import ScrapeEngine
-from qhelp import target, up, value
+from qhelp import target, up
+from values import value
 
 
 def test_slow_redis_is_read_under_the_current_scrape_deadline(redis_srv: RedisServer) -> None:

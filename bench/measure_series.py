@@ -13,16 +13,14 @@ series of its /metrics (every sample line, each histogram bucket included):
 Then a sidecar-shaped config (8 GPUs, one vLLM model) is scraped repeatedly to report resident
 memory and CPU per scrape, which size the Kubernetes requests and limits.
 
-    python deploy/tools/measure_series.py [--scrapes 300]
+    python bench/measure_series.py [--scrapes 300]
 """
 
 from __future__ import annotations
 
 import argparse
-import http.server
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,13 +29,14 @@ from pathlib import Path
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "gpu")]
 
 import fakenvml  # noqa: E402
 import redis  # noqa: E402
 from brokers import redis_server  # noqa: E402
 from exporter_proc import run_exporter  # noqa: E402
+from http_upstream import Upstream, send  # noqa: E402
 
 FIXTURE = REPO / "tests" / "fixtures" / "inference" / "vllm-v1.prom"
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -68,32 +67,14 @@ def vllm_server(models: int) -> Iterator[str]:
         + "]}"
     ).encode()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            payload, ctype = {
-                "/metrics": (body, "text/plain; version=0.0.4"),
-                "/v1/models": (models_doc, "application/json"),
-                "/version": (b'{"version":"0.11.0"}', "application/json"),
-                "/health": (b"", "text/plain"),
-            }.get(self.path.split("?")[0], (None, ""))
-            if payload is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+    routes = {
+        "/metrics": send(200, body, "text/plain; version=0.0.4"),
+        "/v1/models": send(200, models_doc, "application/json"),
+        "/version": send(200, b'{"version":"0.11.0"}', "application/json"),
+        "/health": send(200, b"", "text/plain"),
+    }
+    with Upstream(routes) as server:
+        yield server.url
 
 
 def scrape(config: str, tmp: Path, env: dict[str, str] | None = None) -> str:
