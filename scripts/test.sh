@@ -47,9 +47,10 @@ export VLLM_PYTHON TRITON_PYTHON
 echo "==> container base image (debootstrap, built once, cached outside the repo)"
 scripts/build-base-image.sh >/dev/null
 
-echo "==> lint"
+echo "==> lint and types"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy   # strict on exporter/llm_exporter ([tool.mypy] in pyproject.toml)
 
 echo "==> tests"
 export REQUIRE_REAL_SERVERS=1

@@ -62,6 +62,43 @@ def _log_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _web_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--web.listen-address, --web.config.file, --web.max-requests, --web.enable-lifecycle."""
+    f = click.option(
+        "--web.enable-lifecycle",
+        "enable_lifecycle",
+        is_flag=True,
+        default=False,
+        envvar="LLM_EXPORTER_WEB_ENABLE_LIFECYCLE",
+        help="Enable POST /-/reload (off by default, like Prometheus); SIGHUP always reloads.",
+    )(f)
+    f = click.option(
+        "--web.max-requests",
+        "max_requests",
+        type=int,
+        default=40,
+        show_default=True,
+        envvar="LLM_EXPORTER_WEB_MAX_REQUESTS",
+        help="Maximum concurrent scrapes; 0 = no limit.",
+    )(f)
+    f = click.option(
+        "--web.config.file",
+        "web_config_file",
+        type=click.Path(dir_okay=False),
+        envvar="LLM_EXPORTER_WEB_CONFIG_FILE",
+        help="Exporter-toolkit web config: TLS and basic auth (same file as node_exporter's).",
+    )(f)
+    f = click.option(
+        "--web.listen-address",
+        "listen_address",
+        default=":10556",
+        show_default=True,
+        envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS",
+        help="Address to listen on, HOST:PORT.",
+    )(f)
+    return f
+
+
 def _limit_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--web.max-connections",
@@ -111,38 +148,7 @@ def _runtime_or_exit(config_file: str | None, config: Any) -> Runtime:
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="llm-exporter")
 @_config_option
-@click.option(
-    "--web.listen-address",
-    "listen_address",
-    default=":10556",
-    show_default=True,
-    envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS",
-    help="Address to listen on, HOST:PORT.",
-)
-@click.option(
-    "--web.config.file",
-    "web_config_file",
-    type=click.Path(dir_okay=False),
-    envvar="LLM_EXPORTER_WEB_CONFIG_FILE",
-    help="Exporter-toolkit web config: TLS and basic auth (same file as node_exporter's).",
-)
-@click.option(
-    "--web.max-requests",
-    "max_requests",
-    type=int,
-    default=40,
-    show_default=True,
-    envvar="LLM_EXPORTER_WEB_MAX_REQUESTS",
-    help="Maximum concurrent scrapes; 0 = no limit.",
-)
-@click.option(
-    "--web.enable-lifecycle",
-    "enable_lifecycle",
-    is_flag=True,
-    default=False,
-    envvar="LLM_EXPORTER_WEB_ENABLE_LIFECYCLE",
-    help="Enable POST /-/reload (off by default, like Prometheus); SIGHUP always reloads.",
-)
+@_web_options
 @_log_options
 @_limit_options
 @click.pass_context
@@ -179,38 +185,7 @@ def main(
 
 @main.command()
 @_config_option
-@click.option(
-    "--web.listen-address",
-    "listen_address",
-    default=":10556",
-    show_default=True,
-    envvar="LLM_EXPORTER_WEB_LISTEN_ADDRESS",
-    help="Address to listen on, HOST:PORT.",
-)
-@click.option(
-    "--web.config.file",
-    "web_config_file",
-    type=click.Path(dir_okay=False),
-    envvar="LLM_EXPORTER_WEB_CONFIG_FILE",
-    help="Exporter-toolkit web config: TLS and basic auth.",
-)
-@click.option(
-    "--web.max-requests",
-    "max_requests",
-    type=int,
-    default=40,
-    show_default=True,
-    envvar="LLM_EXPORTER_WEB_MAX_REQUESTS",
-    help="Maximum concurrent scrapes; 0 = no limit.",
-)
-@click.option(
-    "--web.enable-lifecycle",
-    "enable_lifecycle",
-    is_flag=True,
-    default=False,
-    envvar="LLM_EXPORTER_WEB_ENABLE_LIFECYCLE",
-    help="Enable POST /-/reload (off by default, like Prometheus); SIGHUP always reloads.",
-)
+@_web_options
 @_limit_options
 @_log_options
 def serve(

@@ -376,11 +376,6 @@ def _duration(raw: Any) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def parse_duration(raw: Any) -> float:
-    """Public helper: ``"15s"`` -> 15.0."""
-    return _duration(raw)
-
-
 def _url_problem(value: str) -> str | None:
     """Why ``value`` is not a usable URL, or None."""
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
@@ -428,7 +423,7 @@ def _join(path: str, key: str) -> str:
 def _loose_equal(raw: Any, choice: Any) -> bool:
     if isinstance(choice, bool) or isinstance(raw, bool):
         return raw is choice
-    return raw == choice
+    return bool(raw == choice)
 
 
 def _show(v: Any) -> str:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
 
 _INF = math.inf
 
@@ -45,6 +46,10 @@ def counter_reject_reason(value: float) -> str | None:
     return why
 
 
+# A series or source identity: any hashable tuple (names, label pairs ...).
+Key = tuple[Hashable, ...]
+
+
 class CounterFolder:
     """Keeps folded counters monotonic across resets of the upstream series they add up.
 
@@ -56,7 +61,7 @@ class CounterFolder:
 
     def __init__(self, keep: int = 10) -> None:
         self.keep = keep
-        self._state: dict[tuple, tuple[float, dict[tuple, float], int]] = {}
+        self._state: dict[Key, tuple[float, dict[Key, float] | _HistState, int]] = {}
         self._round = 0
         self._lock = threading.Lock()
 
@@ -70,18 +75,18 @@ class CounterFolder:
                     if isinstance(v[1], _HistState):
                         v[1].prune(cutoff)
 
-    def update(self, key: tuple, sources: Mapping[tuple, float]) -> float:
+    def update(self, key: Key, sources: Mapping[Key, float]) -> float:
         """The exported value of ``key`` after this round's ``sources``."""
         with self._lock:
             return self._update(key, sources)
 
-    def update_many(self, items: Iterable[tuple[tuple, Mapping[tuple, float]]]) -> list[float]:
+    def update_many(self, items: Iterable[tuple[Key, Mapping[Key, float]]]) -> list[float]:
         """``update`` for many keys under one lock (the buckets of a histogram)."""
         with self._lock:
             return [self._update(key, sources) for key, sources in items]
 
     def update_hist(
-        self, key: tuple, bounds: Sequence[float], sources: Mapping[tuple, tuple[Mapping[float, float], float]]
+        self, key: Key, bounds: Sequence[float], sources: Mapping[Key, tuple[Mapping[float, float], float]]
     ) -> tuple[list[float], float]:
         """The exported cumulative count of each of ``bounds`` and the exported sum of one histogram.
 
@@ -93,10 +98,10 @@ class CounterFolder:
         with self._lock:
             rnd = self._round
             prev = self._state.get(key)
-            st = _HistState() if prev is None else prev[1]
+            st = prev[1] if prev is not None and isinstance(prev[1], _HistState) else _HistState()
             self._state[key] = (0.0, st, rnd)
             ids = st.ids
-            idx = []
+            idx: list[int] = []
             for sid in sources:
                 i = ids.get(sid)
                 if i is None:
@@ -105,7 +110,7 @@ class CounterFolder:
             width = len(ids)
             pairs = list(zip(idx, sources.values(), strict=True))
             folded = st.buckets
-            counts = []
+            counts: list[float] = []
             for le in bounds:
                 entry = folded.get(le)
                 if entry is None:
@@ -145,9 +150,10 @@ class CounterFolder:
             entry[2] = rnd
             return counts, total
 
-    def _update(self, key: tuple, sources: Mapping[tuple, float]) -> float:
+    def _update(self, key: Key, sources: Mapping[Key, float]) -> float:
         prev = self._state.get(key)
-        if prev is None:
+        last: dict[Key, float]
+        if prev is None or isinstance(prev[1], _HistState):
             total, last = 0.0, {}
         else:
             total, last = prev[0], prev[1]
@@ -163,7 +169,7 @@ class CounterFolder:
         self._state[key] = (total, last, self._round)
         return total
 
-    def held(self, key: tuple) -> float | None:
+    def held(self, key: Key) -> float | None:
         """The last exported value of ``key`` (None if unknown), without updating it."""
         with self._lock:
             prev = self._state.get(key)
@@ -184,9 +190,10 @@ class _HistState:
     __slots__ = ("buckets", "ids", "sum")
 
     def __init__(self) -> None:
-        self.ids: dict[tuple, int] = {}
-        self.buckets: dict[float, list] = {}
-        self.sum: list | None = None
+        self.ids: dict[Key, int] = {}
+        # per bucket bound: [exported total, last value of each source by position, round]
+        self.buckets: dict[float, list[Any]] = {}
+        self.sum: list[Any] | None = None
 
     def prune(self, cutoff: int) -> None:
         """Forget the buckets (and sum) not updated since round ``cutoff``."""

@@ -36,6 +36,10 @@ CHUNK = 64 * 1024
 MAX_LINE = 64 * 1024
 
 
+# How the parser treats a sample name: (kind, key or base, suffix, base); see ``Parser._classify``.
+Classified = tuple[int, str, str, str]
+
+
 class PromTextError(ValueError):
     """The body is not a well-formed (or not an acceptably small) exposition."""
 
@@ -128,7 +132,7 @@ class Parser:
         self._tail_len = 0
         self._bytes = 0
         self._line_no = 0
-        self._names: dict[str, tuple] = {}
+        self._names: dict[str, Classified] = {}
         self.snap = Snapshot()
 
     # -- input -----------------------------------------------------------------------
@@ -184,17 +188,17 @@ class Parser:
         return self.snap
 
     # -- the hot loop ----------------------------------------------------------------
-    def _classify(self, name: str) -> tuple:
-        """(0, -, -) skip; (1, key, -) wanted scalar; (2, base, suffix) wanted histogram sample;
-        (3, key, suffix, base) both (a histogram's ``_sum`` also read as a scalar)."""
+    def _classify(self, name: str) -> Classified:
+        """(0, -, -, -) skip; (1, key, -, -) wanted scalar; (2, base, suffix, -) wanted histogram
+        sample; (3, key, suffix, base) both (a histogram's ``_sum`` also read as a scalar)."""
         key = canonical(name)
         base, _, suffix = key.rpartition("_")
         in_hist = suffix in _HIST_SUFFIXES and base in self._want_hist
         if key in self._want_scalar:
             # A histogram's _sum/_count may also be wanted as a scalar (TGI's token-length sums).
-            hit: tuple = (3, key, suffix, base) if in_hist else (1, key, "")
+            hit: Classified = (3, key, suffix, base) if in_hist else (1, key, "", "")
         else:
-            hit = (2, base, suffix) if in_hist else (0, "", "")
+            hit = (2, base, suffix, "") if in_hist else (0, "", "", "")
         if len(self._names) < 65536:
             self._names[name] = hit
         return hit
@@ -323,7 +327,7 @@ class Parser:
             self.snap.openmetrics_eof = True
 
     # -- the careful path: first sight of a label block, escapes, timestamps ------------
-    def _sample_slow(self, hit: tuple, line: str, br: int, end: int) -> None:
+    def _sample_slow(self, hit: Classified, line: str, br: int, end: int) -> None:
         if br < 0:
             pairs: LabelKey = ()
             pos = end

@@ -121,6 +121,7 @@ class ExporterHandler(BaseHTTPRequestHandler):
     """Routes requests; every path not listed gets 404, every other method 405."""
 
     server: ExporterHTTPServer
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's (undeclared in typeshed); written directly below
     server_version = f"llm-exporter/{__version__}"
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"  # answer malformed requests with a status line, never HTTP/0.9

@@ -113,16 +113,7 @@ def _gpus() -> str:
         2,
         mig=1,
         procs="",
-        unsupported=",".join(
-            [
-                "nvmlDeviceGetUtilizationRates",
-                "nvmlDeviceGetEncoderUtilization",
-                "nvmlDeviceGetDecoderUtilization",
-                "nvmlDeviceGetFanSpeed",
-                "nvmlDeviceGetRetiredPages",
-                "nvmlDeviceGetRetiredPagesPendingStatus",
-            ]
-        ),
+        unsupported=fakenvml.MIG_UNSUPPORTED,
     )
     migs = [
         {

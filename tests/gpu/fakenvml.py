@@ -223,6 +223,19 @@ def healthy(n: int = 8, **system: object) -> str:
     return render([h100(i) for i in range(n)], **system)
 
 
+# NVML calls a GPU in MIG mode does not answer (the fake reports them as not supported).
+MIG_UNSUPPORTED = ",".join(
+    [
+        "nvmlDeviceGetUtilizationRates",
+        "nvmlDeviceGetEncoderUtilization",
+        "nvmlDeviceGetDecoderUtilization",
+        "nvmlDeviceGetFanSpeed",
+        "nvmlDeviceGetRetiredPages",
+        "nvmlDeviceGetRetiredPagesPendingStatus",
+    ]
+)
+
+
 def mig_scenario() -> str:
     """One H100 in MIG mode with a 3g.40gb GPU instance split into two compute instances and a 2g.20gb one."""
     gpu = h100(
@@ -230,16 +243,7 @@ def mig_scenario() -> str:
         mig=1,
         mig_pending=1,
         procs="",
-        unsupported=",".join(
-            [
-                "nvmlDeviceGetUtilizationRates",
-                "nvmlDeviceGetEncoderUtilization",
-                "nvmlDeviceGetDecoderUtilization",
-                "nvmlDeviceGetFanSpeed",
-                "nvmlDeviceGetRetiredPages",
-                "nvmlDeviceGetRetiredPagesPendingStatus",
-            ]
-        ),
+        unsupported=MIG_UNSUPPORTED,
     )
     migs = [
         {

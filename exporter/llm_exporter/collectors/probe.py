@@ -14,7 +14,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 MAX_STREAM_BYTES = 1024 * 1024
 
 
-def _header_number(headers: requests.structures.CaseInsensitiveDict | dict, name: str) -> float | None:
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
     raw = headers.get(name)
     if raw is None:
         return None
@@ -217,7 +219,7 @@ class ProbeCollector(BaseCollector[InferenceTarget]):
         return ttft, "" if ttft is not None else "stream ended without [DONE]"
 
 
-def _has_token(event: dict) -> bool:
+def _has_token(event: dict[str, Any]) -> bool:
     for choice in event.get("choices") or ():
         if not isinstance(choice, dict):
             continue

@@ -23,8 +23,6 @@ from .nvml import Kind
 
 log = logging.getLogger(__name__)
 
-MIB = 1024 * 1024
-
 
 class GpuFailed(Exception):
     """A call on this GPU failed in a way that makes all its values untrustworthy (lost, reset needed)."""
@@ -358,7 +356,7 @@ def _mig_call(gpu: Gpu, fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _running(gpu: Gpu, handle: Any, key: str) -> list[Any] | None:
-    procs = gpu.call(f"{key}_v3", pynvml.nvmlDeviceGetComputeRunningProcesses, handle)
+    procs: list[Any] | None = gpu.call(f"{key}_v3", pynvml.nvmlDeviceGetComputeRunningProcesses, handle)
     if procs is None:  # drivers before 510.39 only have the _v2 symbol
         procs = gpu.call(f"{key}_v2", pynvml.nvmlDeviceGetComputeRunningProcesses_v2, handle)
     return procs
@@ -431,7 +429,7 @@ def container_id(cgroup_text: str) -> str:
         path = line.rsplit(":", 1)[-1]
         ids = _CONTAINER_ID.findall(path)
         if ids:
-            return ids[-1]
+            return str(ids[-1])
     return ""
 
 

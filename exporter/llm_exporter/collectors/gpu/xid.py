@@ -38,7 +38,6 @@ class XidWatcher:
         self._devices: tuple[tuple[Any, str], ...] = ()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.registered_generation = 0
 
     # -- control (collector side) ------------------------------------------------------------
     def update(self, generation: int, devices: Sequence[tuple[Any, str]]) -> None:
@@ -91,7 +90,6 @@ class XidWatcher:
                 try:
                     event_set, by_handle = _register(devices)
                     registered = generation
-                    self.registered_generation = generation
                     delay = self.backoff[0]
                 except pynvml.NVMLError as exc:
                     log.info(

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...catalog import CATALOG
-from ...counters import CounterFolder, counter_reject_reason, reject_reason
+from ...counters import CounterFolder, Key, counter_reject_reason, reject_reason
 from ...metricset import MetricSet
 from ...promtext import HistSeries, LabelKey, Snapshot, canonical
 
@@ -36,6 +36,11 @@ from ...promtext import HistSeries, LabelKey, Snapshot, canonical
 PYTHON_RUNTIME = ("python_gc_*", "python_info", "process_*")
 
 FINISH_REASONS = ("stop", "length", "abort", "error", "rejected", "unknown")
+
+
+OutKey = tuple[str, LabelKey]  # (catalog metric, exported labels)
+SourceId = tuple[str, str, LabelKey]  # (catalog metric, upstream family, upstream labels)
+HistParts = dict[OutKey, list[tuple[SourceId, HistSeries, float]]]
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ class Result:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (upstream family, reason)
     dropped_models: set[str] = field(default_factory=set)  # over max_models: not exported
     dropped_series: int = 0
-    _rejected_seen: set[tuple] = field(default_factory=set)
+    _rejected_seen: set[tuple[str, LabelKey]] = field(default_factory=set)
 
     def reject(self, key: str, labels: LabelKey, why: str) -> None:
         """Count a bad upstream sample once, however many rules read it."""
@@ -285,11 +290,11 @@ def normalise(
         return True
 
     folder.begin()
-    gauges: dict[tuple[str, tuple], list[float]] = {}
+    gauges: dict[OutKey, list[float]] = {}
     gauge_agg: dict[str, str] = {}
-    counters: dict[tuple[str, tuple], dict[tuple, float]] = {}
-    hists: dict[tuple[str, tuple], list[tuple[tuple, HistSeries, float]]] = {}
-    held: set[tuple[str, tuple]] = set()
+    counters: dict[OutKey, dict[Key, float]] = {}
+    hists: HistParts = {}
+    held: set[OutKey] = set()
 
     for rule in engine.rules:
         if isinstance(rule, SumCountRule):
@@ -302,14 +307,16 @@ def normalise(
         if alt is None:
             continue
         for s in alt:
-            table = snap.histograms if mtype == "histogram" else snap.scalars
-            for labels, value in table[s.key].items():
+            table: Mapping[LabelKey, HistSeries | float] = (
+                snap.histograms[s.key] if mtype == "histogram" else snap.scalars[s.key]
+            )
+            for labels, value in table.items():
                 if not s.matches(labels):
                     continue
                 model = _model(labels, engine, default_model)
                 if not admit(rule.metric, model):
                     continue
-                out_labels: tuple = (("target", target), ("model", model))
+                out_labels: LabelKey = (("target", target), ("model", model))
                 if rule.metric == "llm_requests_total":
                     out_labels += (("finish_reason", _reason(rule, labels)),)
                 if rule.keep:
@@ -317,9 +324,9 @@ def normalise(
                     if any(up not in kept for up, _ in rule.keep):
                         continue
                     out_labels += tuple((name, kept[up]) for up, name in rule.keep)
-                okey = (rule.metric, out_labels)
-                sid = (rule.metric, s.key, labels)
-                if mtype == "histogram":
+                okey: OutKey = (rule.metric, out_labels)
+                sid: SourceId = (rule.metric, s.key, labels)
+                if isinstance(value, HistSeries):  # the histogram table
                     hists.setdefault(okey, []).append((sid, value, s.scale))
                 elif mtype == "counter":
                     why = counter_reject_reason(value)
@@ -403,7 +410,7 @@ def _sum_count(
     engine: Engine,
     target: str,
     default_model: str,
-    hists: dict,
+    hists: HistParts,
     admit: Callable[[str, str], bool],
 ) -> None:
     sums = snap.scalars.get(rule.sum.key)
@@ -426,9 +433,16 @@ def _sum_count(
         hists.setdefault(okey, []).append(((rule.metric, rule.sum.key, labels), hs, rule.sum.scale))
 
 
-def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: CounterFolder, res: Result) -> None:
+def _emit_hist(
+    metric: str,
+    labels: LabelKey,
+    parts: list[tuple[SourceId, HistSeries, float]],
+    out: MetricSet,
+    folder: CounterFolder,
+    res: Result,
+) -> None:
     bounds: set[float] | None = None
-    usable = []
+    usable: list[tuple[SourceId, HistSeries, float]] = []
     for sid, hs, scale in parts:
         if math.inf not in hs.buckets:
             res.warnings.append(f"{sid[1]}: histogram series without a +Inf bucket skipped")
@@ -444,7 +458,9 @@ def _emit_hist(metric: str, labels: tuple, parts: list, out: MetricSet, folder: 
         return
     ordered = sorted(bounds)
     scale0 = usable[0][2]
-    sources = {sid: (hs.buckets, (hs.sum or 0.0) * scale) for sid, hs, scale in usable}
+    sources: dict[Key, tuple[Mapping[float, float], float]] = {
+        sid: (hs.buckets, (hs.sum or 0.0) * scale) for sid, hs, scale in usable
+    }
     counts, total = folder.update_hist((metric, labels, "hist"), ordered, sources)
     buckets = [(le if le == math.inf else le * scale0, count) for le, count in zip(ordered, counts, strict=True)]
     out.add_histogram(metric, dict(labels), buckets, total)

@@ -68,7 +68,8 @@ def emit_ps(doc: Any, out: MetricSet, target: str) -> list[str]:
             continue
         names.append(name)
         lab = {"target": target, "model": name}
-        details = m.get("details") if isinstance(m.get("details"), dict) else {}
+        raw_details = m.get("details")
+        details = raw_details if isinstance(raw_details, dict) else {}
         info = {
             "target": target,
             "server": "ollama",

@@ -173,14 +173,12 @@ class TaskEventState:
         return OTHER
 
     def _queue(self, name: Any) -> str:
-        if not isinstance(name, str) or not name:
-            name = self.default_queue
-        name = self.queue_prefix + name
-        if name in self._queues:
-            return name
+        queue: str = self.queue_prefix + (name if isinstance(name, str) and name else self.default_queue)
+        if queue in self._queues:
+            return queue
         if len(self._queues) < self.max_queues:
-            self._queues[name] = None
-            return name
+            self._queues[queue] = None
+            return queue
         return OTHER
 
     def _count(self, table: dict[tuple[str, str, str], int], queue: str, task: str, what: str) -> None:

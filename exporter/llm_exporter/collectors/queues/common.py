@@ -76,10 +76,6 @@ class QueueStats:
     info: dict[str, str] = field(default_factory=dict)
     tasks: WorkerTotals | None = None
 
-    @property
-    def ident(self) -> tuple[str, str, str]:
-        return (self.backend, self.queue, self.group)
-
 
 def emit(out: MetricSet, target: str, rows: Iterable[QueueStats]) -> None:
     """Write the rows as catalog series; ages are clamped at 0 (producer clock skew)."""
@@ -154,11 +150,6 @@ class OnceLog:
             log.info("queue %s readable again", key)
 
 
-def agent_of(specs: Mapping[tuple[str, str], str], queue: str, group: str = "") -> str:
-    """The agent configured for (queue, group), falling back to the queue's group-less entry."""
-    return specs.get((queue, group)) or specs.get((queue, "")) or ""
-
-
 def get_json(
     session: requests.Session,
     url: str,
@@ -172,6 +163,11 @@ def get_json(
     return httpread.get_json(
         session, url, deadline, cap=cfg.timeout, params=params, auth=auth, max_bytes=max_bytes, redirects=cfg.redirects
     )
+
+
+def mapping(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (for optional nested objects)."""
+    return value if isinstance(value, dict) else {}
 
 
 def num(value: Any) -> float | None:

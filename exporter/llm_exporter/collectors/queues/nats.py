@@ -30,7 +30,7 @@ from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
 from .. import httpread
 from ..base import BaseCollector
-from .common import Guard, QueueStats, emit, get_json, num
+from .common import Guard, QueueStats, emit, get_json, mapping, num
 
 _RETAINING_BACKLOG = ("workqueue", "interest")
 
@@ -96,12 +96,12 @@ class NatsQueueCollector(BaseCollector[QueueTarget]):
             raise TargetDown(f"{url}: JetStream is not enabled on this server")
         rows = self._rows(body)
         rows = self._guard.apply(out, rows, ("nats",))
-        emit(out, self.target, rows)
+        emit(out, self.config.name, rows)
         out.add(
             "llm_target_info",
             1.0,
             {
-                "target": self.target,
+                "target": self.config.name,
                 "kind": "queue",
                 "software": "nats-server",
                 "version": str(body.get("server_version", self.version)),
@@ -127,8 +127,8 @@ class NatsQueueCollector(BaseCollector[QueueTarget]):
                 if not isinstance(stream, dict):
                     continue
                 sname = str(stream.get("name", ""))
-                state = stream.get("state") if isinstance(stream.get("state"), dict) else {}
-                scfg = stream.get("config") if isinstance(stream.get("config"), dict) else {}
+                state = mapping(stream.get("state"))
+                scfg = mapping(stream.get("config"))
                 retention = str(scfg.get("retention", ""))
                 first_at = parse_ts(state.get("first_ts"))
                 durable = [

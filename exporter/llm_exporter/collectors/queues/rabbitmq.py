@@ -32,7 +32,7 @@ from ...scrape import Deadline, TargetDown
 from .. import httpread
 from ..base import BaseCollector
 from .celery_receiver import CeleryEvents
-from .common import Guard, OnceLog, QueueStats, emit, get_json, log, num
+from .common import Guard, OnceLog, QueueStats, emit, get_json, log, mapping, num
 
 COLUMNS = ",".join(
     (
@@ -140,14 +140,14 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
         if unlisted:
             out.add(
                 "llm_queue_dropped_queues",
-                float(unlisted + _dropped(out, self.target)),
-                {"backend": "rabbitmq", "target": self.target},
+                float(unlisted + _dropped(out, self.config.name)),
+                {"backend": "rabbitmq", "target": self.config.name},
             )
-        emit(out, self.target, rows)
+        emit(out, self.config.name, rows)
         out.add(
             "llm_target_info",
             1.0,
-            {"target": self.target, "kind": "queue", "software": "rabbitmq", "version": self.version},
+            {"target": self.config.name, "kind": "queue", "software": "rabbitmq", "version": self.version},
         )
 
     # -- listing ---------------------------------------------------------------------------
@@ -184,7 +184,7 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
     # -- dead letters ----------------------------------------------------------------------
     @staticmethod
     def _dlx_of(q: dict[str, Any]) -> tuple[str, str] | None:
-        args = q.get("arguments") if isinstance(q.get("arguments"), dict) else {}
+        args = mapping(q.get("arguments"))
         policy = q.get("effective_policy_definition")
         policy = policy if isinstance(policy, dict) else {}
         dlx = args.get("x-dead-letter-exchange", policy.get("dead-letter-exchange"))
@@ -250,7 +250,7 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
                 counts = [num(by_key[(vhost, d)].get("messages")) for d in dlqs if (vhost, d) in by_key]
                 if counts and all(c is not None for c in counts):
                     row.dead = float(sum(c for c in counts if c is not None))
-        stats = q.get("message_stats") if isinstance(q.get("message_stats"), dict) else {}
+        stats = mapping(q.get("message_stats"))
         default = 0.0 if self._stats_enabled else None
         for attr, key in (
             ("enqueued_total", "publish"),

@@ -125,11 +125,11 @@ class RedisQueueCollector(BaseCollector[QueueTarget]):
         rows = self._guard.apply(out, rows, BACKENDS)
         if self._events is not None:
             self._events.collect(out, rows)
-        emit(out, self.target, rows)
+        emit(out, self.config.name, rows)
         out.add(
             "llm_target_info",
             1.0,
-            {"target": self.target, "kind": "queue", "software": "redis", "version": self.version},
+            {"target": self.config.name, "kind": "queue", "software": "redis", "version": self.version},
         )
 
     def _where(self) -> str:
@@ -152,18 +152,18 @@ class RedisQueueCollector(BaseCollector[QueueTarget]):
         rows: list[QueueStats] = []
         pos = 0
         visible: dict[str, tuple[int, int, float | None]] = {}
-        for reader, n in spans:
+        for part, n in spans:
             chunk = replies[pos : pos + n]
             pos += n
             _raise_target_errors(chunk)
             try:
-                if isinstance(reader, CeleryUnacked):
-                    visible = reader.parse(chunk, now, {r.name for r in celery})
+                if isinstance(part, CeleryUnacked):
+                    visible = part.parse(chunk, now, {r.name for r in celery})
                     continue
-                rows.extend(reader.parse(chunk, now))
-                self._problems.ok(_label(reader))
+                rows.extend(part.parse(chunk, now))
+                self._problems.ok(_label(part))
             except (QueueError, ValueError, TypeError, KeyError) as exc:
-                self._problems.problem(_label(reader), f"queue target {self.target}: {_label(reader)} skipped: {exc}")
+                self._problems.problem(_label(part), f"queue target {self.config.name}: {_label(part)} skipped: {exc}")
         apply_unacked(rows, visible, now)
         return rows
 
@@ -228,7 +228,8 @@ class RedisQueueCollector(BaseCollector[QueueTarget]):
         cursor: int | str = 0
         for _ in range(SCAN_LIMIT):
             cursor, keys = client.scan(cursor=int(cursor), match=f"{_glob_escape(prefix)}*", count=1000)
-            tables.extend(k for k in keys if not is_internal_exchange(k[len(prefix) :]))
+            # decode_responses=True: the keys are str
+            tables.extend(k for k in keys if isinstance(k, str) and not is_internal_exchange(k[len(prefix) :]))
             if int(cursor) == 0 or deadline.expired():
                 break
         if not tables:

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...config import QueueTarget
-from ...counters import CounterFolder
+from ...counters import CounterFolder, Key
 from .common import QueueStats
 
 
@@ -192,9 +192,9 @@ class RqRead:
         """
         if isinstance(reply, Exception) or not isinstance(reply, list):
             raise QueueError(f"RQ workers of {self.name}: {reply}")
-        done: dict[tuple, float] = {}
-        failed: dict[tuple, float] = {}
-        working: dict[tuple, float] = {}
+        done: dict[Key, float] = {}
+        failed: dict[Key, float] = {}
+        working: dict[Key, float] = {}
         alive = 0
         for i in range(0, len(reply) - 4, 5):
             key, queues, ok, bad, busy = (_text(v) for v in reply[i : i + 5])
@@ -205,11 +205,11 @@ class RqRead:
             done[(key,)] = _float(ok)
             failed[(key,)] = _float(bad)
             working[(key,)] = _float(busy)
-        key = (self.prefix, self.name)
+        series = (self.prefix, self.name)
         return RqCounters(
-            self.counters.update((*key, "completed"), done),
-            self.counters.update((*key, "failed"), failed),
-            self.counters.update((*key, "working"), working),
+            self.counters.update((*series, "completed"), done),
+            self.counters.update((*series, "failed"), failed),
+            self.counters.update((*series, "working"), working),
             alive,
         )
 
