@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from exporter_proc import Exporter, run_exporter
-from inference.inference_upstream import Upstream, fixture, send
+from http_upstream import Upstream, fixture, send
 from llm_exporter.config import load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.statuspage import nothing_found

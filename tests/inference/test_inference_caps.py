@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from inference_upstream import Upstream, send, streamed
+from http_upstream import Upstream, send, streamed
 from llm_exporter.collectors.inference import InferenceCollector
 from llm_exporter.config import InferenceTarget
 from llm_exporter.exposition import render

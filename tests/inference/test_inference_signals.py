@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from inference_upstream import fixture
+from http_upstream import fixture
 from llm_exporter.metricset import Histogram
 from test_inference_engines import T, scrape
 

@@ -16,8 +16,9 @@ from brokers import NatsServer, RabbitMQServer, RedisServer
 from llm_exporter.collectors.queues import NatsQueueCollector, RabbitMQQueueCollector, RedisQueueCollector
 from llm_exporter.metricset import MetricSet
 from nats.js.api import RetentionPolicy, StreamConfig
-from qhelp import scrape, target, value
+from qhelp import scrape, target
 from support import wait_for
+from values import value
 
 COUNTERS = ("llm_queue_enqueued_total", "llm_queue_delivered_total", "llm_queue_completed_total")
 
