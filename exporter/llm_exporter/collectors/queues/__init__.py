@@ -8,6 +8,7 @@ emits the ``llm_queue_*`` metrics of the catalog. Constructors do no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -30,7 +31,9 @@ def __getattr__(name: str) -> Any:
 
 def build_one(cfg: QueueTarget) -> Collector:
     """The collector for one queue target."""
-    collector_cls = getattr(import_module(_MODULES[cfg.backend], __name__), _CLASSES[cfg.backend])
+    collector_cls: Callable[[QueueTarget], Collector] = getattr(
+        import_module(_MODULES[cfg.backend], __name__), _CLASSES[cfg.backend]
+    )
     return collector_cls(cfg)
 
 
