@@ -12,34 +12,10 @@ from llm_exporter.config import InferenceTarget
 from llm_exporter.metricset import Histogram, MetricSet
 from llm_exporter.scrape import Deadline
 
+from bench.payloads import ITL, LAT, TTFT  # vLLM V1's bucket boundaries (the benchmarks' bodies use them too)
+
 T = "t"
 M = "meta-llama/Llama-3.1-8B-Instruct"
-TTFT = [
-    0.001,
-    0.005,
-    0.01,
-    0.02,
-    0.04,
-    0.06,
-    0.08,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1,
-    2.5,
-    5,
-    7.5,
-    10,
-    20,
-    40,
-    80,
-    160,
-    640,
-    2560,
-]
-ITL = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80]
-LAT = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680]
 
 
 def scrape(
