@@ -123,6 +123,19 @@ def test_lint_is_clean(name: str) -> None:
     assert not problems, problems
 
 
+@pytest.mark.parametrize(
+    "vals,where",
+    [
+        ({"queueCollector": {"enable": True}}, "/queueCollector"),  # typo of enabled
+        ({"image": {"digest": "latest"}}, "/image/digest"),
+        ({"prometheus": {"podMonitor": {"interval": "15 seconds"}}}, "/prometheus/podMonitor/interval"),
+    ],
+)
+def test_values_schema_names_the_bad_key(vals: dict[str, Any], where: str) -> None:
+    report = helm.lint(CHART, vals, strict=True, namespace=NAMESPACE)
+    assert any(where in e for e in report["errors"]), report
+
+
 @pytest.mark.parametrize("name", VALUE_SETS)
 def test_every_rendered_object_validates(chart: Any, name: str) -> None:
     objs = render(chart, values(name))
