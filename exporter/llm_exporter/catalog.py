@@ -18,7 +18,7 @@ from typing import Literal
 
 MetricType = Literal["gauge", "counter", "histogram"]
 
-GROUPS = ("exporter", "target", "inference", "probe", "process", "gpu", "queue", "cost")
+GROUPS = ("exporter", "target", "inference", "probe", "process", "gpu", "queue", "agent", "cost")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ def _m(
 
 _T = ("target",)
 _TM = ("target", "model")
+_TAM = ("target", "agent", "model")
 _G = ("gpu", "uuid")
 _Q = ("backend", "target", "queue", "group")
 
@@ -899,6 +900,44 @@ _SPECS: tuple[MetricSpec, ...] = (
         "counter",
         "Celery events received by the event receiver (tasks and worker heartbeats).",
         ("backend", "target"),
+    ),
+    # --- LLM usage per agent (LiteLLM proxy, opt-in per target: agents) ------------------
+    _m(
+        "agent",
+        "llm_agent_prompt_tokens_total",
+        "counter",
+        "Prompt (input) tokens of the agent's requests through the LiteLLM proxy (provider-reported usage).",
+        _TAM,
+    ),
+    _m(
+        "agent",
+        "llm_agent_generation_tokens_total",
+        "counter",
+        "Generated (output) tokens of the agent's requests through the LiteLLM proxy.",
+        _TAM,
+    ),
+    _m(
+        "agent",
+        "llm_agent_requests_total",
+        "counter",
+        "The agent's requests to the LiteLLM proxy by outcome: succeeded (2xx), rejected (4xx, 429 included), "
+        "failed (5xx and others).",
+        (*_TAM, "outcome"),
+    ),
+    _m(
+        "agent",
+        "llm_agent_spend_dollars_total",
+        "counter",
+        "LiteLLM's own spend for the agent's requests (its cost map or the deployment's prices), in US dollars.",
+        _TAM,
+        "dollars",
+    ),
+    _m(
+        "agent",
+        "llm_agent_folded_agents",
+        "gauge",
+        "Agent names in the last read beyond the target's allow-list or max_agents, counted as agent other.",
+        _T,
     ),
     # --- cost ------------------------------------------------------------------------
     _m(

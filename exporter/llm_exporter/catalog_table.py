@@ -23,6 +23,7 @@ TITLES = {
     "process": "Served process",
     "gpu": "GPU (NVML)",
     "queue": "Agent queues",
+    "agent": "LLM usage per agent (LiteLLM)",
     "cost": "Cost",
 }
 

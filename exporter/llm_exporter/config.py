@@ -9,6 +9,7 @@ exporter runs on ``default_config.yml`` shipped inside the package.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -55,6 +56,35 @@ class ProcessConfig:
 
 
 @dataclass(frozen=True)
+class AgentUsageConfig:
+    """LLM usage per agent from a LiteLLM proxy (docs/agents.md).
+
+    The agent is the value of the LiteLLM label ``label`` (``end_user``, ``user``, ``team``,
+    ``team_alias``, ``api_key_alias`` or a ``custom_prometheus_metadata_labels`` label), or,
+    with ``tag_prefix``, the rest of the first ``custom_prometheus_tags`` label starting with
+    it whose value is ``true``. ``allow`` lists the agents exported by name; without it the
+    first ``max_agents`` names seen are. Everything else is counted as agent ``other``.
+    """
+
+    label: str | None = None
+    tag_prefix: str | None = None
+    allow: list[str] = field(default_factory=list)
+    max_agents: int = field(default=50, metadata={"check": positive})
+
+    def validate(self) -> Problems:
+        if (self.label is None) == (self.tag_prefix is None):
+            yield "label", "give exactly one of label (a LiteLLM label such as end_user) or tag_prefix"
+        for key, value in (("label", self.label), ("tag_prefix", self.tag_prefix)):
+            if value is not None and not _LABEL_NAME.fullmatch(value):
+                yield key, f"{value!r} is not a Prometheus label name"
+        if len(self.allow) > self.max_agents:
+            yield "allow", f"{len(self.allow)} agents listed, more than max_agents ({self.max_agents})"
+
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+@dataclass(frozen=True)
 class InferenceTarget:
     """One inference server to read."""
 
@@ -72,6 +102,11 @@ class InferenceTarget:
     bearer_token: str | None = field(default=None, metadata={"secret": True})
     probe: ProbeConfig | None = None
     process: ProcessConfig | None = None
+    agents: AgentUsageConfig | None = None
+
+    def validate(self) -> Problems:
+        if self.agents is not None and self.server != "litellm":
+            yield "agents", "per-agent usage is read from a LiteLLM proxy: needs server: litellm"
 
 
 @dataclass(frozen=True)

@@ -75,10 +75,15 @@ class CounterFolder:
                     if isinstance(v[1], _HistState):
                         v[1].prune(cutoff)
 
-    def update(self, key: Key, sources: Mapping[Key, float]) -> float:
-        """The exported value of ``key`` after this round's ``sources``."""
+    def update(self, key: Key, sources: Mapping[Key, float], forget_missing: bool = False) -> float:
+        """The exported value of ``key`` after this round's ``sources``.
+
+        ``forget_missing``: sources absent this round are forgotten (memory stays bounded by
+        the sources present); one that comes back counts as restarted from 0. Right for
+        upstreams that drop a series only by removing it (LiteLLM's series TTL).
+        """
         with self._lock:
-            return self._update(key, sources)
+            return self._update(key, sources, forget_missing)
 
     def update_many(self, items: Iterable[tuple[Key, Mapping[Key, float]]]) -> list[float]:
         """``update`` for many keys under one lock (the buckets of a histogram)."""
@@ -150,13 +155,15 @@ class CounterFolder:
             entry[2] = rnd
             return counts, total
 
-    def _update(self, key: Key, sources: Mapping[Key, float]) -> float:
+    def _update(self, key: Key, sources: Mapping[Key, float], forget_missing: bool = False) -> float:
         prev = self._state.get(key)
         last: dict[Key, float]
         if prev is None or isinstance(prev[1], _HistState):
             total, last = 0.0, {}
         else:
             total, last = prev[0], prev[1]
+        if forget_missing and last:
+            last = {sid: v for sid, v in last.items() if sid in sources}
         for sid, value in sources.items():
             if not 0.0 <= value < _INF:  # NaN, negative or infinite: counter_reject_reason
                 continue

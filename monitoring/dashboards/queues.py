@@ -7,6 +7,7 @@ from typing import Any
 
 from ..bundle import Bundle
 from ..matchers import JOB, QUEUE, TARGET, selector
+from .agent_llm import llm_usage_row
 from .document import dashboard
 from .panels import RATE_INTERVAL, Board
 
@@ -109,11 +110,13 @@ def pipeline(b: Bundle) -> dict[str, Any]:
         "short",
     )
     _agents(x, q)
+    llm_usage_row(x)
     return dashboard(
         b,
         "pipeline",
         "LLM / Agent pipeline",
-        "Agent task queues feeding the engines: backlog, age, consumers, throughput, failures.",
+        "Agent task queues feeding the engines: backlog, age, consumers, throughput, failures; "
+        "LLM tokens, dollars and outcomes per agent (LiteLLM).",
         x,
         ["job", "qtarget", "queue"],
     )

@@ -22,6 +22,8 @@ exporter reads:
 - a real NATS JetStream work-queue stream with a durable pull consumer holding two unacked messages;
 - agent tasks: a real Celery worker (task events on) on the Redis, read by the exporter's event
   receiver, runs tasks that succeed, fail and retry once; a real RQ worker finishes and fails jobs;
+- a live-looking LiteLLM proxy (a body captured from litellm 1.108.7, counters growing) read with
+  ``agents: {label: end_user, max_agents: 2}``: three agents, one folded into ``other``;
 - configured prices.
 
 Every query of every dashboard (variables set to All) must return at least one series; the
@@ -256,9 +258,14 @@ def _config(
     redis_url: str,
     rabbit: Any,
     nats_monitor: str,
+    gateway: LiveEngine,
 ) -> str:
     return f"""
 inference:
+  - name: gateway
+    url: {gateway.url}
+    server: litellm
+    agents: {{label: end_user, max_agents: 2}}
   - name: vllm-a
     url: {engine.url}
     server: vllm
@@ -330,7 +337,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         # Preemptions, lengths, phases, spec decode, LoRA and two data-parallel engines.
         signals = LiveEngine("vllm-v1-signals.prom").start()
         stack.callback(signals.stop)
-        config = _config(engine, signals, api, ollama, rd.url, mq, js.monitor_url)
+        # A LiteLLM proxy's body (captured from litellm 1.108.7) with three agents; the cap of 2 folds one.
+        gateway = LiveEngine("litellm-1.108-agents.prom").start()
+        stack.callback(gateway.stop)
+        config = _config(engine, signals, api, ollama, rd.url, mq, js.monitor_url, gateway)
         exp = stack.enter_context(run_exporter(config, tmp_path, env={**os.environ, **env}))
         prom = stack.enter_context(
             start_prometheus(
@@ -369,6 +379,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             'llm_queue_tasks_total{backend="rq", outcome="failed"} == 1',
             'llm_queue_tasks_total{backend="rq", outcome="succeeded"} == 2',
             'llm_queue_workers{backend="celery", queue="agents"} == 1',
+            'llm_agent_folded_agents{target="gateway"} == 1',
         ):
             prom.wait_for(expr, timeout=60)
         prom.wait_for("count_over_time(llm_target_up[30s]) >= 12", timeout=90)

@@ -17,10 +17,12 @@ from ...promtext import ParseCache, Parser, Snapshot
 from ...scrape import Deadline, TargetDown
 from ..base import BaseCollector
 from ..httpread import get_json, join, new_session
-from . import ollama
+from . import litellm, ollama
 from .engines import CANDIDATES, ENGINES, JSON_APIS
 from .http import fetch_metrics
-from .mapping import Engine, normalise
+from .litellm_agents import AgentUsage
+from .litellm_agents import families as agent_families
+from .mapping import Engine, model_of, normalise
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
         self._meta = _Meta()
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+        agents = self.config.agents
+        self._agents = AgentUsage(agents, self.config.name) if agents is not None else None
 
     # -- plumbing ---------------------------------------------------------------------
     @property
@@ -112,6 +116,8 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
         for e in engines:
             scalars |= e.scalar_names()
             hists |= e.histogram_names()
+        if self._agents is not None:
+            scalars |= agent_families()
         cfg = self.config
         parser = Parser(
             scalars,
@@ -136,6 +142,10 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
     def _normalise(self, engine: Engine, snap: Snapshot, out: MetricSet, deadline: Deadline) -> None:
         self._refresh_meta(engine, deadline, need_model=not engine.model_labels and not self.config.model)
         default_model = self.config.model or next(iter(self._meta.models), "") or "unknown"
+        if engine.server == "litellm":
+            litellm.drop_own_scrapes(snap)
+            if self._agents is not None:
+                self._agents.emit(snap, out, lambda labels: model_of(labels, engine, default_model))
         cfg = self.config
         res = normalise(engine, snap, out, cfg.name, default_model, self._folder, max_models=cfg.max_models)
         self._rejected.note(res.rejected)

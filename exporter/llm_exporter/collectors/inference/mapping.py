@@ -240,6 +240,11 @@ class Result:
             self.rejected.append((key, why))
 
 
+def model_of(labels: LabelKey, engine: Engine, default: str) -> str:
+    """The model a series belongs to: the first of the engine's model labels set, else ``default``."""
+    return _model(labels, engine, default)
+
+
 def _model(labels: LabelKey, engine: Engine, default: str) -> str:
     d = dict(labels)
     for name in engine.model_labels:
