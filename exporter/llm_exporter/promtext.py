@@ -22,84 +22,26 @@ Prometheus does) and is counted in ``Snapshot.duplicates``.
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-LabelKey = tuple[tuple[str, str], ...]
+from .promlabels import LABEL_BLOCK, split_escaped, split_le, split_simple
+from .promlabels import LabelKey as LabelKey
+from .promlabels import PromTextError as PromTextError
+from .promsnap import HistSeries as HistSeries
+from .promsnap import ParseCache as ParseCache
+from .promsnap import Snapshot as Snapshot
 
-_LABEL_BLOCK = re.compile(r'\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\}')
-_PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.:]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
-_ESC = re.compile(r"\\(.)")
+# How the parser treats a sample name: (kind, key or base, suffix, base); see ``Parser._classify``.
+Classified = tuple[int, str, str, str]
+
 _HIST_SUFFIXES = ("bucket", "sum", "count")
 CHUNK = 64 * 1024
 MAX_LINE = 64 * 1024
 
 
-# How the parser treats a sample name: (kind, key or base, suffix, base); see ``Parser._classify``.
-Classified = tuple[int, str, str, str]
-
-
-class PromTextError(ValueError):
-    """The body is not a well-formed (or not an acceptably small) exposition."""
-
-
 def canonical(name: str) -> str:
     """The spelling used for lookups: ``vllm:x`` and ``vllm_x`` are the same family."""
     return name.replace(":", "_") if ":" in name else name
-
-
-@dataclass
-class HistSeries:
-    """One histogram series as read: cumulative buckets by bound, sum and count."""
-
-    buckets: dict[float, float] = field(default_factory=dict)
-    sum: float | None = None
-    count: float | None = None
-
-
-@dataclass
-class Snapshot:
-    """What one body held of the wanted families (keys are canonical names)."""
-
-    scalars: dict[str, dict[LabelKey, float]] = field(default_factory=dict)
-    histograms: dict[str, dict[LabelKey, HistSeries]] = field(default_factory=dict)
-    types: dict[str, str] = field(default_factory=dict)
-    samples: int = 0
-    duplicates: int = 0
-    skipped: int = 0  # samples of a wanted family past ``max_family_series`` (not parsed)
-    openmetrics_eof: bool = False
-
-
-class ParseCache:
-    """Label blocks already split, kept from one scrape of a target to the next.
-
-    A target exposes the same series scrape after scrape, so the text between ``{`` and
-    ``}`` of a sample line maps to the same label pairs (and bucket bound) every time;
-    caching that turns the per-line work into a slice, a dict lookup and a ``float``.
-    Bounded: past ``max_entries`` a map is cleared and refilled.
-    """
-
-    def __init__(self, max_entries: int = 65536) -> None:
-        self.max_entries = max_entries
-        self.plain: dict[str, LabelKey] = {}
-        self.bucket: dict[str, tuple[LabelKey, float]] = {}
-
-    def __len__(self) -> int:
-        return len(self.plain) + len(self.bucket)
-
-
-def _unescape(value: str) -> str:
-    if "\\" not in value:
-        return value
-    return _ESC.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), value)
-
-
-def _bound(raw: str) -> float:
-    try:
-        return float(raw)
-    except ValueError:
-        raise PromTextError(f"bad bucket bound le={raw!r}") from None
 
 
 class Parser:
@@ -221,12 +163,95 @@ class Parser:
         samples = snap.samples
         base_no = self._line_no
         self._line_no += len(lines)
+        # The fastest path needs no per-line limit checks: none can trip within this batch.
+        fast = not snap.openmetrics_eof and samples + len(lines) <= max_samples
+        last_hit: Classified | None = None  # the histogram series of the previous bucket line
+        last_pairs: LabelKey | None = None
+        last_buckets: dict[float, float] = {}
         for n, line in enumerate(lines, base_no + 1):
+            if fast:
+                # ``name{labels} value`` with a known name and a cached label block: one
+                # partition, one find, two lookups and a float. Cached blocks hold no '}', so
+                # a head ending in '}' whose inside is cached is exactly name + block.
+                head, _, raw = line.rpartition(" ")
+                br = head.find("{")
+                if br > 0 and head[-1] == "}":
+                    hit = names.get(head[:br])
+                    if hit is not None:
+                        kind = hit[0]
+                        if kind == 0:
+                            samples += 1
+                            continue
+                        if kind == 1:
+                            pairs = plain.get(head[br + 1 : -1])
+                            if pairs is not None:
+                                try:
+                                    num = float(raw)
+                                except ValueError:
+                                    pairs = None
+                            if pairs is not None:
+                                samples += 1
+                                series = scalars.get(hit[1])
+                                if series is None:
+                                    series = scalars[hit[1]] = {}
+                                if pairs in series:
+                                    snap.duplicates += 1
+                                elif len(series) >= max_family:
+                                    snap.skipped += 1
+                                else:
+                                    series[pairs] = num
+                                continue
+                        elif kind == 2 and hit[2] == "bucket":
+                            known = bucket.get(head[br + 1 : -1])
+                            if known is not None:
+                                try:
+                                    num = float(raw)
+                                except ValueError:
+                                    known = None
+                            if known is not None:
+                                samples += 1
+                                pairs = known[0]
+                                if pairs is not last_pairs or hit is not last_hit:
+                                    family = histograms.get(hit[1])
+                                    if family is None:
+                                        family = histograms[hit[1]] = {}
+                                    hs = family.get(pairs)
+                                    if hs is None:
+                                        if len(family) >= max_family:
+                                            snap.skipped += 1
+                                            continue
+                                        hs = family[pairs] = HistSeries()
+                                    last_hit, last_pairs, last_buckets = hit, pairs, hs.buckets
+                                if known[1] in last_buckets:
+                                    snap.duplicates += 1
+                                else:
+                                    last_buckets[known[1]] = num
+                                continue
+                        elif kind == 2:  # a histogram's _sum or _count
+                            pairs = plain.get(head[br + 1 : -1])
+                            if pairs is not None:
+                                try:
+                                    num = float(raw)
+                                except ValueError:
+                                    pairs = None
+                            if pairs is not None:
+                                samples += 1
+                                self._store_hist(hit[1], hit[2], pairs, None, num)
+                                continue
+                        if kind != 3:
+                            # A label block not seen yet (or an odd value): no need to
+                            # split the line again, the name and the block start are known.
+                            samples += 1
+                            self._line_no = n
+                            self._sample_slow(hit, line[:-1] if line[-1] == "\r" else line, br, br)
+                            continue
             if not line:
                 continue
             c = line[0]
             if c == "#":
                 self._comment(line)
+                if snap.openmetrics_eof:
+                    fast = False
                 continue
             if line[-1] == "\r":
                 line = line[:-1]
@@ -350,7 +375,7 @@ class Parser:
         base = hit[3] if kind == 3 else hit[1]
         le = None
         if hit[2] == "bucket":
-            pairs, le = _split_le(pairs, self._line_no)
+            pairs, le = split_le(pairs, self._line_no)
         self._store_hist(base, hit[2], pairs, le, value)
 
     def _remember(self, inner: str, pairs: LabelKey, is_bucket: bool) -> None:
@@ -358,12 +383,15 @@ class Parser:
         cache = self.cache
         if is_bucket:
             try:
-                entry = _split_le(pairs, self._line_no)
+                entry = split_le(pairs, self._line_no)
             except PromTextError:
                 return
             if len(cache.bucket) >= cache.max_entries:
                 cache.bucket.clear()
-            cache.bucket[inner] = entry
+                cache.keys.clear()
+            # One object per label set, so consecutive buckets of a series compare by identity.
+            pairs = cache.keys.setdefault(entry[0], entry[0])
+            cache.bucket[inner] = (pairs, entry[1])
         else:
             if len(cache.plain) >= cache.max_entries:
                 cache.plain.clear()
@@ -377,40 +405,11 @@ class Parser:
             inner = line[br + 1 : close]
             if "\\" not in inner and inner.count('"') % 2 == 0:
                 # no escapes: an even quote count means this '}' is outside quotes
-                return self._split_simple(inner), close + 1, inner
-        m = _LABEL_BLOCK.match(line, br)
+                return split_simple(inner, self._line_no), close + 1, inner
+        m = LABEL_BLOCK.match(line, br)
         if m is None:
             raise PromTextError(f"line {self._line_no}: unterminated label set {line[:80]!r}")
-        return self._split_escaped(m.group(1)), m.end(), None
-
-    def _split_simple(self, inner: str) -> LabelKey:
-        out = []
-        for part in inner.split('",'):
-            if not part.strip():
-                continue
-            k, eq, v = part.partition("=")
-            v = v.strip()
-            if not eq or not v.startswith('"'):
-                raise PromTextError(f"line {self._line_no}: bad label syntax {part[:40]!r}")
-            v = v[1:]
-            if v.endswith('"'):
-                v = v[:-1]
-            out.append((k.strip(), v))
-        return tuple(sorted(out))
-
-    def _split_escaped(self, inner: str) -> LabelKey:
-        out = []
-        pos = 0
-        n = len(inner)
-        while pos < n:
-            pm = _PAIR.match(inner, pos)
-            if pm is None:
-                if inner[pos:].strip():
-                    raise PromTextError(f"line {self._line_no}: bad label syntax {inner[pos : pos + 40]!r}")
-                break
-            out.append((pm.group(1), _unescape(pm.group(2))))
-            pos = pm.end()
-        return tuple(sorted(out))
+        return split_escaped(m.group(1), self._line_no), m.end(), None
 
     def _value(self, line: str, pos: int) -> float:
         rest = line[pos:].split(None, 1)
@@ -446,20 +445,6 @@ class Parser:
             hs.count = value
         else:
             self.snap.duplicates += 1
-
-
-def _split_le(pairs: LabelKey, line_no: int) -> tuple[LabelKey, float]:
-    """A bucket's labels without ``le``, and the bound ``le`` gives."""
-    le = None
-    rest = []
-    for k, v in pairs:
-        if k == "le":
-            le = _bound(v)
-        else:
-            rest.append((k, v))
-    if le is None:
-        raise PromTextError(f"line {line_no}: bucket without le")
-    return tuple(rest), le
 
 
 def parse(

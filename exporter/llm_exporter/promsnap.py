@@ -1,0 +1,48 @@
+"""What the upstream parser produces (``Snapshot``) and keeps between scrapes (``ParseCache``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .promlabels import LabelKey
+
+
+@dataclass
+class HistSeries:
+    """One histogram series as read: cumulative buckets by bound, sum and count."""
+
+    buckets: dict[float, float] = field(default_factory=dict)
+    sum: float | None = None
+    count: float | None = None
+
+
+@dataclass
+class Snapshot:
+    """What one body held of the wanted families (keys are canonical names)."""
+
+    scalars: dict[str, dict[LabelKey, float]] = field(default_factory=dict)
+    histograms: dict[str, dict[LabelKey, HistSeries]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    samples: int = 0
+    duplicates: int = 0
+    skipped: int = 0  # samples of a wanted family past ``max_family_series`` (not parsed)
+    openmetrics_eof: bool = False
+
+
+class ParseCache:
+    """Label blocks already split, kept from one scrape of a target to the next.
+
+    A target exposes the same series scrape after scrape, so the text between ``{`` and
+    ``}`` of a sample line maps to the same label pairs (and bucket bound) every time;
+    caching that turns the per-line work into a slice, a dict lookup and a ``float``.
+    Bounded: past ``max_entries`` a map is cleared and refilled.
+    """
+
+    def __init__(self, max_entries: int = 65536) -> None:
+        self.max_entries = max_entries
+        self.plain: dict[str, LabelKey] = {}
+        self.bucket: dict[str, tuple[LabelKey, float]] = {}
+        self.keys: dict[LabelKey, LabelKey] = {}  # the label sets of ``bucket``, one object each
+
+    def __len__(self) -> int:
+        return len(self.plain) + len(self.bucket)
