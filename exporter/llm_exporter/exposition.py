@@ -53,17 +53,13 @@ def _major_at_least_1(version: str) -> bool:
 
 def go_float(value: float) -> str:
     """Go's spelling of a float, as Prometheus clients write it (``+Inf``, ``1e+06``)."""
-    if value == _INF:
-        return "+Inf"
-    if value == -_INF:
-        return "-Inf"
-    if value != value:
-        return "NaN"
     s = repr(value)
     dot = s.find(".")
-    if value > 0 and dot > 6:
+    if dot > 6 and value > 0:
         mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
         return f"{mantissa}e+{dot - 1:02d}"
+    if "n" in s:  # repr of a finite float has no 'n': inf, -inf, nan
+        return "+Inf" if value == _INF else "-Inf" if value == -_INF else "NaN"
     return s
 
 

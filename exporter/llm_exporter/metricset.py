@@ -43,7 +43,7 @@ class Histogram:
         ordered = sorted(buckets, key=lambda b: b[0])
         if not ordered or not math.isinf(ordered[-1][0]):
             raise ValueError("histogram needs a +Inf bucket")
-        return cls(tuple((float(le), float(c)) for le, c in ordered), float(sum_value))
+        return cls(tuple([(float(le), float(c)) for le, c in ordered]), float(sum_value))
 
 
 class MetricSet:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from ...catalog import CATALOG
@@ -51,7 +52,7 @@ class Src:
     where: tuple[tuple[str, str], ...] = ()
     scale: float = 1.0
 
-    @property
+    @cached_property
     def key(self) -> str:
         return canonical(self.name)
 
