@@ -112,6 +112,65 @@ PANELS = {
     "LLMGpuNvmlReinitializing": "NVML re-initialisations",
     "LLMQueueTargetOverCapacity": "Queues over max_queues",
     "LLMCostOverDailyBudget": "Spend over the last 24 hours",
+    "LLMTrafficAnomaly": "Request rate by model",
+    "LLMRequestLengthDrift": "Length vs last week",
+    "LLMLengthStopShareHigh": "Finish reasons",
+    "LLMLatencyAnomaly": "Time to first token",
+    "LLMPreemptionStorm": "Preemptions",
+    "LLMKVCacheHoldsRequests": "Running, waiting and KV cache",
+}
+# Where the engine runs: the commands an on-call engineer starts with.
+_ENGINE = (
+    "kubectl -n <namespace> get pods -l app.kubernetes.io/name=<engine> -o wide",
+    "kubectl -n <namespace> logs <pod> -c <engine> --since=30m | tail -100",
+)
+_ENGINE_METRICS = (
+    "kubectl -n <namespace> port-forward <pod> <engine-port> & curl -s localhost:<engine-port>/metrics | grep -E '{}'"
+)
+_EXPORTER = (
+    "kubectl -n <namespace> logs <pod> -c llm-exporter --since=30m | grep -E 'level=(warn|error)'",
+    "kubectl -n <namespace> port-forward <pod> 10556 &  # then open http://localhost:10556/ (status page)",
+)
+_SLO = (*_ENGINE, _ENGINE_METRICS.format("num_requests_(running|waiting)|kv_cache_usage|request_success"))
+# Commands for runbooks that do not list their own (GPU ones share GPU_COMMANDS).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "LLMExporterCollectorFailing": _EXPORTER,
+    "LLMExporterConfigReloadFailed": (
+        "kubectl -n <namespace> logs <pod> -c llm-exporter | grep -i 'reload' | tail -5",
+        "kubectl -n <namespace> exec <pod> -c llm-exporter -- llm-exporter check-config --config.file /etc/llm-exporter/config.yml",
+    ),
+    "LLMQueueTargetOverCapacity": (
+        "kubectl -n <namespace> logs deploy/llm-exporter-queues | grep -i 'max_queues'",
+        "redis-cli -h <redis> --scan --pattern '*' --count 1000 | head  # which keys look like queues",
+    ),
+    "LLMEngineHung": (
+        *_ENGINE,
+        _ENGINE_METRICS.format("num_requests_(running|waiting)|generation_tokens_total"),
+        "kubectl -n <namespace> exec <pod> -c <engine> -- nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv",
+    ),
+    "LLMKVCacheSaturated": (*_ENGINE, _ENGINE_METRICS.format("kv_cache_usage|num_preemptions|num_requests_waiting")),
+    "LLMKVCacheHoldsRequests": (*_ENGINE, _ENGINE_METRICS.format("kv_cache_usage|num_requests_waiting")),
+    "LLMPreemptionStorm": (*_ENGINE, _ENGINE_METRICS.format("num_preemptions|kv_cache_usage|num_requests_running")),
+    "LLMErrorBudgetBurn": (*_SLO, "kubectl -n <namespace> get events --sort-by=.lastTimestamp | tail -20"),
+    "LLMTimeToFirstTokenBudgetBurn": _SLO,
+    "LLMInterTokenLatencyBudgetBurn": _SLO,
+    "LLMLatencyAnomaly": (*_ENGINE, _ENGINE_METRICS.format("time_to_first_token|inter_token_latency|preemptions")),
+    "LLMTrafficAnomaly": (
+        "kubectl -n <namespace> logs <gateway-or-proxy-pod> --since=1h | awk '{print $1}' | sort | uniq -c | sort -rn | head",
+        *_ENGINE,
+    ),
+    "LLMRequestLengthDrift": (
+        _ENGINE_METRICS.format("request_(prompt|generation)_tokens_(sum|count)"),
+        "kubectl -n <namespace> rollout history deploy/<client-or-agent>  # what changed in the callers",
+    ),
+    "LLMLengthStopShareHigh": (
+        _ENGINE_METRICS.format('request_success_total.*finished_reason="length"'),
+        "kubectl -n <namespace> get deploy/<engine> -o yaml | grep -E 'max-model-len|max_tokens|served-model-name'",
+    ),
+    "LLMCostOverDailyBudget": (
+        "kubectl -n <namespace> get configmap llm-exporter-sidecar -o yaml | grep -A10 pricing",
+        "kubectl -n <namespace> get deploy,hpa,scaledobject -o wide  # replicas that drive GPU-hours",
+    ),
 }
 # Commands for GPU runbooks that do not list their own.
 GPU_COMMANDS = (
@@ -149,6 +208,7 @@ def runbook(b: Bundle, name: str, boards: dict[str, dict[str, Any]] | None = Non
     tiers = [a for a in alerts(b) if a.name == name]
     a = tiers[0]
     rb = a.runbook
+    commands = rb.commands or COMMANDS.get(name) or (GPU_COMMANDS if a.group == "gpu" else ())
     sev = ", ".join(sorted({t.severity for t in tiers}))
     exprs = "\n\n".join(
         (
@@ -196,7 +256,7 @@ def runbook(b: Bundle, name: str, boards: dict[str, dict[str, Any]] | None = Non
         "",
         *[f"{i}. {s}" for i, s in enumerate(rb.actions, 1)],
         "",
-        *(["```sh", *(rb.commands or GPU_COMMANDS), "```", ""] if rb.commands or a.group == "gpu" else []),
+        *(["```sh", *commands, "```", ""] if commands else []),
         *(
             [
                 "| " + " | ".join(rb.table[0]) + " |",
