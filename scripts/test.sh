@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a Debian/Ubuntu machine and run the whole suite.
 # Real servers only: Prometheus, Alertmanager, Redis, RabbitMQ, NATS, a llama.cpp server
-# built from source, vLLM (CPU build) and Triton (PyTriton), all cached outside the repo. REQUIRE_REAL_SERVERS=1 turns a missing
+# built from source, vLLM (CPU build), Triton (PyTriton) and the LiteLLM proxy, all cached outside the repo. REQUIRE_REAL_SERVERS=1 turns a missing
 # binary into a failure instead of a skip. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +43,11 @@ TRITON_PYTHON=$(scripts/build-engine-env.sh triton | tail -n 1)
 export VLLM_PYTHON TRITON_PYTHON
 [ -x "$VLLM_PYTHON" ] || { echo "vLLM environment build failed (got '$VLLM_PYTHON')" >&2; exit 1; }
 [ -x "$TRITON_PYTHON" ] || { echo "Triton environment build failed (got '$TRITON_PYTHON')" >&2; exit 1; }
+
+echo "==> LiteLLM proxy environment (litellm[proxy], built once, cached outside the repo)"
+LITELLM_PYTHON=$(scripts/build-engine-env.sh litellm | tail -n 1)
+export LITELLM_PYTHON
+[ -x "$LITELLM_PYTHON" ] || { echo "LiteLLM environment build failed (got '$LITELLM_PYTHON')" >&2; exit 1; }
 
 echo "==> container base image (debootstrap, built once, cached outside the repo)"
 scripts/build-base-image.sh >/dev/null

