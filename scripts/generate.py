@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate every generated file, in dependency order; ``--check`` writes nothing and fails when stale.
 
-1. the README metric tables, from ``exporter/llm_exporter/catalog.py``, and the README / docs
+1. the README metric tables, from ``exporter/llm_exporter/catalog/``, and the README / docs
    engine sections (support matrix, default ports, ``server:`` values) from the engine tables;
 2. ``alerts/`` and ``dashboards/``, from the catalog and ``monitoring/bundle.yml``;
 3. ``deploy/kubernetes/generated/``, which wraps ``alerts/`` and ``dashboards/``.

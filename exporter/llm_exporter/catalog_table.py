@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .catalog import CATALOG, GROUPS, Catalog
 
-BEGIN = "<!-- metrics:begin (generated from exporter/llm_exporter/catalog.py; do not edit) -->"
+BEGIN = "<!-- metrics:begin (generated from exporter/llm_exporter/catalog/; do not edit) -->"
 END = "<!-- metrics:end -->"
 
 TITLES = {
