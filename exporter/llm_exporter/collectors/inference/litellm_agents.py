@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...config import AgentUsageConfig
-from ...counters import CounterFolder
+from ...counters import CounterFolder, Key
 from ...metricset import MetricSet
 from ...promtext import LabelKey, Snapshot, canonical
 
@@ -91,29 +91,28 @@ class AgentUsage:
         """Add the ``llm_agent_*`` series of this snapshot to ``out``."""
         self._folder.begin()
         folded: set[str] = set()
-        sources: dict[tuple, dict[LabelKey, float]] = {}
+        sources: dict[tuple[str, ...], dict[Key, float]] = {}
         seen: set[tuple[str, str]] = set()
         for metric, family in (*COUNTERS.items(), ("llm_agent_requests_total", REQUESTS)):
             for labels, value in snap.scalars.get(canonical(family), {}).items():
-                d = dict(labels)
                 agent = self.bounded(self.raw_agent(labels), folded)
                 model = model_of(labels)
                 seen.add((agent, model))
-                key: tuple = (metric, agent, model)
+                key: tuple[str, ...] = (metric, agent, model)
                 if metric == "llm_agent_requests_total":
-                    key += (outcome(d.get("status_code", "")),)
+                    key += (outcome(dict(labels).get("status_code", "")),)
                 sources.setdefault(key, {})[labels] = value
         for key, src in sources.items():
-            labels = {"target": self.target, "agent": key[1], "model": key[2]}
+            series = {"target": self.target, "agent": key[1], "model": key[2]}
             if len(key) == 4:
-                labels["outcome"] = key[3]
-            out.add(key[0], self._folder.update(key, src, forget_missing=True), labels)
+                series["outcome"] = key[3]
+            out.add(key[0], self._folder.update(key, src, forget_missing=True), series)
         for agent, model in seen:  # every series of a seen (agent, model) exists, 0 until used
-            labels = {"target": self.target, "agent": agent, "model": model}
+            series = {"target": self.target, "agent": agent, "model": model}
             for metric in COUNTERS:
-                if out.get(metric, labels) is None:
-                    out.add(metric, 0.0, labels)
+                if out.get(metric, series) is None:
+                    out.add(metric, 0.0, series)
             for oc in OUTCOMES:
-                if out.get("llm_agent_requests_total", {**labels, "outcome": oc}) is None:
-                    out.add("llm_agent_requests_total", 0.0, {**labels, "outcome": oc})
+                if out.get("llm_agent_requests_total", {**series, "outcome": oc}) is None:
+                    out.add("llm_agent_requests_total", 0.0, {**series, "outcome": oc})
         out.add("llm_agent_folded_agents", float(len(folded)), {"target": self.target})
