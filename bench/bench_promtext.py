@@ -28,13 +28,15 @@ from llm_exporter.collectors.inference.mapping import normalise
 from llm_exporter.collectors.inference.vllm import VLLM
 from llm_exporter.counters import CounterFolder
 from llm_exporter.metricset import MetricSet
-from llm_exporter.promtext import Parser, PromTextError
+from llm_exporter.promtext import ParseCache, Parser, PromTextError
 from payloads import HISTOGRAMS, vllm_body
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def ours(body: bytes, folder: CounterFolder) -> MetricSet:
-    parser = Parser(VLLM.scalar_names(), VLLM.histogram_names(), max_samples=1_000_000)
+def ours(body: bytes, folder: CounterFolder, cache: ParseCache | None = None) -> MetricSet:
+    """One scrape's parse + normalise; ``cache`` is the target's label-block cache (as the
+    collector keeps it from one scrape to the next), None for a first scrape."""
+    parser = Parser(VLLM.scalar_names(), VLLM.histogram_names(), max_samples=1_000_000, cache=cache)
     view = memoryview(body)
     for i in range(0, len(view), 65536):
         parser.feed(view[i : i + 65536])
@@ -72,10 +74,12 @@ def main() -> None:
     body = vllm_body()
     samples = client(body)
     folder = CounterFolder()
-    ours(body, folder)  # warm-up (and first folder round)
-    t_ours = timed(lambda: ours(body, folder), args.repeat)
+    cache = ParseCache()
+    ours(body, folder, cache)  # warm-up (and first folder round)
+    t_ours = timed(lambda: ours(body, folder, cache), args.repeat)
+    t_cold = timed(lambda: ours(body, folder), args.repeat)
     t_client = timed(lambda: client(body), args.repeat)
-    m_ours = peak(lambda: ours(body, folder))
+    m_ours = peak(lambda: ours(body, folder, cache))
     m_client = peak(lambda: client(body))
     print(
         f"vLLM payload: {samples} samples, {len(body) / 1024:.0f} KiB, 8 models x 4 engines, "
@@ -86,12 +90,16 @@ def main() -> None:
         f"{'llm-exporter promtext parse + normalise':44} {t_ours * 1e3:10.2f} {t_ours / samples * 1e6:10.3f} "
         f"{m_ours / 2**20:9.2f}"
     )
+    print(f"{'  the same, first scrape (no label cache)':44} {t_cold * 1e3:10.2f} {t_cold / samples * 1e6:10.3f}")
     print(
         f"{'prometheus_client text parser alone':44} {t_client * 1e3:10.2f} {t_client / samples * 1e6:10.3f} "
         f"{m_client / 2**20:9.2f}"
     )
     ratio = t_client / t_ours
-    print(f"speed-up: {ratio:.1f}x (target >= 5x) {'OK' if ratio >= 5 else 'BELOW TARGET'}")
+    print(
+        f"speed-up: {ratio:.1f}x, first scrape {t_client / t_cold:.1f}x (target >= 5x) "
+        f"{'OK' if ratio >= 5 else 'BELOW TARGET'}"
+    )
 
     shapes()
 
