@@ -114,15 +114,8 @@ class _WatchedHTTP(HTTPConnection):
         super().request(*args, **kwargs)
 
 
-class _WatchedHTTPS(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        if self.sock is not None:
-            _attach(self.sock)
-        super().request(*args, **kwargs)
+class _WatchedHTTPS(_WatchedHTTP, HTTPSConnection):
+    """The same for TLS: the MRO puts HTTPSConnection's connect (with the handshake) under ours."""
 
 
 class _HTTPPool(HTTPConnectionPool):
