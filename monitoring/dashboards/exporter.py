@@ -94,6 +94,41 @@ def exporter(b: Bundle) -> dict[str, Any]:
         thresholds=[("green", None), ("orange", 1)],
     )
     x.ts(
+        "Upstream samples rejected",
+        "Upstream samples dropped as invalid (NaN, infinite, negative counters, ratios outside 0-1) per "
+        "second; the rest of the target is still exported.",
+        [
+            (
+                f"sum by (instance, target, reason) (rate(llm_upstream_rejected_samples_total{e}[$__rate_interval]))",
+                "{{instance}} {{target}} {{reason}}",
+            )
+        ],
+        "short",
+        w=12,
+    )
+    x.ts(
+        "Series dropped by caps",
+        "Series of a target not exported because of its max_series or max_models cap; above 0, raise the "
+        "cap or fix the upstream's label cardinality.",
+        [(f"llm_target_dropped_series{e}", "{{instance}} {{target}}")],
+        "short",
+        w=12,
+        thresholds=[("green", None), ("orange", 1)],
+    )
+    x.ts(
+        "Celery event receivers",
+        "1 while the receiver of a Celery target is connected to the broker, and the task events it takes per second.",
+        [
+            (f"llm_queue_events_connected{e}", "{{instance}} {{target}} connected"),
+            (
+                f"sum by (instance, target) (rate(llm_queue_events_received_total{e}[$__rate_interval]))",
+                "{{instance}} {{target}} events/s",
+            ),
+        ],
+        "short",
+        w=12,
+    )
+    x.ts(
         "Time since last successful config load",
         "Seconds since the config was last loaded successfully.",
         [(f"time() - llm_exporter_config_last_reload_success_timestamp_seconds{e}", "{{instance}}")],
