@@ -10,15 +10,18 @@ In one run, ``--runs`` times each, interleaved:
 Startup is the time from spawning the process to the first ``200`` from ``/-/ready`` (ours)
 or ``/metrics`` (baseline); idle RSS is read from ``/proc`` after one scrape and a second of
 rest. Medians are printed with the ratio ours / baseline (goals: ready within 150 ms, idle
-RSS at most 32 MiB).
+RSS at most 32 MiB). ``--against DIR`` adds a third row, interleaved with the others: the
+package found in ``DIR`` (put first on ``PYTHONPATH``), e.g. an older checkout's ``exporter/``
+folder for a before/after comparison on the same machine in the same run.
 
-    python bench/bench_startup.py [--runs 7]
+    python bench/bench_startup.py [--runs 7] [--against /tmp/before/exporter]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import socket
 import statistics
 import subprocess
@@ -55,10 +58,10 @@ def ok(port: int, path: str) -> bool:
         conn.close()
 
 
-def one(cmd: list[str], port: int, ready_path: str) -> tuple[float, float]:
+def one(cmd: list[str], port: int, ready_path: str, env: dict[str, str] | None = None) -> tuple[float, float]:
     """(seconds to ready, idle RSS bytes) of one start of ``cmd``."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         while not ok(port, ready_path):
             if proc.poll() is not None:
@@ -78,26 +81,37 @@ def one(cmd: list[str], port: int, ready_path: str) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--against", metavar="DIR", help="also start the llm_exporter package found in DIR")
     args = ap.parse_args()
     ours: list[tuple[float, float]] = []
     base: list[tuple[float, float]] = []
-    for _ in range(args.runs):
+    other: list[tuple[float, float]] = []
+    other_env = None
+    if args.against:
+        path = os.environ.get("PYTHONPATH")
+        other_env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [args.against, path]))}
+
+    def exporter(env: dict[str, str] | None = None) -> tuple[float, float]:
         p = free_port()
-        ours.append(
-            one(
-                [sys.executable, "-m", "llm_exporter", f"--web.listen-address=127.0.0.1:{p}", "--log.level=error"],
-                p,
-                "/-/ready",
-            )
-        )
+        cmd = [sys.executable, "-m", "llm_exporter", f"--web.listen-address=127.0.0.1:{p}", "--log.level=error"]
+        return one(cmd, p, "/-/ready", env)
+
+    for _ in range(args.runs):
+        ours.append(exporter())
         p = free_port()
         base.append(one([sys.executable, "-c", BASELINE, str(p)], p, "/metrics"))
+        if other_env is not None:
+            other.append(exporter(other_env))
     o_start, o_rss = statistics.median(s for s, _ in ours), statistics.median(r for _, r in ours)
     b_start, b_rss = statistics.median(s for s, _ in base), statistics.median(r for _, r in base)
     mib = 2**20
     print(f"startup and idle memory: median of {args.runs} interleaved starts each")
     print(f"{'':44}{'ready ms':>10}{'idle RSS MiB':>14}")
     print(f"{'llm-exporter, embedded default':44}{o_start * 1e3:>10.0f}{o_rss / mib:>14.1f}")
+    if other:
+        a_start, a_rss = statistics.median(s for s, _ in other), statistics.median(r for _, r in other)
+        label = f"  the same, from {args.against}"[:43]
+        print(f"{label:44}{a_start * 1e3:>10.0f}{a_rss / mib:>14.1f}")
     print(f"{'baseline plain prometheus_client exporter':44}{b_start * 1e3:>10.0f}{b_rss / mib:>14.1f}")
     print(f"{'ratio':44}{o_start / b_start:>10.2f}{o_rss / b_rss:>14.2f}")
     verdict = "OK" if o_start <= 0.150 and o_rss <= 32 * mib else "ABOVE GOAL"

@@ -1,0 +1,57 @@
+"""The exporter imports only what its config uses (issue 14: startup time and idle memory).
+
+Each test starts the exporter in a fresh process the way ``serve`` does (``startup_modules.py``:
+config, runtime, HTTP server, first collection, one rendered ``/metrics``) and checks
+``sys.modules``: a binding or parser the config does not need must never be loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+SCRIPT = Path(__file__).resolve().parents[1] / "startup_modules.py"
+
+# Never needed by the embedded default (no queues, no basic auth, no probe, no process, no TLS).
+NOT_FOR_DEFAULT = ("redis", "bcrypt", "psutil", "requests", "celery", "kombu")
+
+
+def start(config: Path | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run the startup script; its JSON report."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "LD_PRELOAD")}
+    environ.update(env or {})
+    args = [sys.executable, str(SCRIPT), *([str(config)] if config else [])]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, env=environ)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return report
+
+
+def loaded(report: dict[str, Any], package: str) -> bool:
+    return any(m == package or m.startswith(package + ".") for m in report["modules"])
+
+
+def test_embedded_default_loads_no_binding_it_does_not_use() -> None:
+    report = start()
+    for package in NOT_FOR_DEFAULT:
+        assert not loaded(report, package), f"{package} imported by the embedded default"
+    if report["nvml_error"] is not None:  # no libnvidia-ml here: gpu auto stays quiet, without pynvml
+        assert not loaded(report, "pynvml")
+        assert not loaded(report, "llm_exporter.collectors.gpu.collector")
+        assert report["gpu_series"] == 0
+
+
+def test_a_config_that_uses_a_binding_loads_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yml"
+    cfg.write_text(
+        "gpu: {enabled: false}\n"
+        "queues:\n"
+        "  - {name: q, backend: redis, url: 'redis://127.0.0.1:1', queues: [{name: a, kind: list}]}\n"
+    )
+    report = start(cfg)
+    assert loaded(report, "redis")
+    assert not loaded(report, "pynvml") and not loaded(report, "bcrypt")
