@@ -43,6 +43,10 @@ def test_embedded_default_loads_no_binding_it_does_not_use() -> None:
         assert not loaded(report, "pynvml")
         assert not loaded(report, "llm_exporter.collectors.gpu.collector")
         assert report["gpu_series"] == 0
+    if not report["targets"]:  # nothing answers on the engines' default ports: no engine table
+        for module in ("engines", "mapping", "collector", "http"):
+            assert not loaded(report, f"llm_exporter.collectors.inference.{module}")
+        assert not loaded(report, "llm_exporter.promtext")
 
 
 def test_a_config_that_uses_a_binding_loads_it(tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ def test_kinds_are_unique_and_every_one_is_a_config_value() -> None:
 def test_default_ports_come_from_the_tables() -> None:
     assert DEFAULT_PORTS == (8000, 8080, 30000, 3000, 8002, 4000, 11434)  # Ray and llama.cpp share 8080
     assert ENGINES["tgi"].default_port == 3000  # TGI launcher default (docs once said 8080)
-    assert DiscoveryCollector(DiscoveryConfig(enabled=True)).ports == DEFAULT_PORTS
+    ports = DiscoveryCollector(DiscoveryConfig(enabled=True)).ports
+    assert ports == DEFAULT_PORTS, "discovery.DEFAULT_PORTS must be the engine tables' default ports"
     for doc in ("README.md", "docs/inference.md"):
         text = (REPO / doc).read_text()
         block = text.split(engine_docs.PORTS_BEGIN, 1)[1].split(engine_docs.PORTS_END, 1)[0]

@@ -18,12 +18,15 @@ from ...config import DiscoveryConfig, InferenceTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown, close_collectors
 from ..base import BaseCollector
-from .engines import DEFAULT_PORTS
 
 if TYPE_CHECKING:
     from .collector import InferenceCollector
 
 log = logging.getLogger(__name__)
+
+# ``engines.DEFAULT_PORTS``, written out so that a start with nothing listening never imports
+# the engine tables; tests/inference/test_inference_engine_tables.py checks that both agree.
+DEFAULT_PORTS: tuple[int, ...] = (8000, 8080, 30000, 3000, 8002, 4000, 11434)
 
 
 def port_open(host: str, port: int, timeout: float) -> bool:
