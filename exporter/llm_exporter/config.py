@@ -2,8 +2,9 @@
 
 ``load_config`` turns YAML into a ``Config`` or raises ``ConfigError`` naming every bad
 key with its line, e.g. ``inference[1].url: not a URL: 'localhost' (line 14)``. The
-dataclasses below are the schema (see ``configschema``). With no file at all the
-exporter runs on ``default_config.yml`` shipped inside the package.
+dataclasses below are the schema (see ``configschema``, imported only when YAML is read).
+With no file at all the exporter runs on the embedded default: ``default_config()``, the
+same config as ``default_config.yml`` shipped inside the package, built without a YAML parser.
 """
 
 from __future__ import annotations
@@ -12,14 +13,20 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from . import configschema
-from .configschema import ConfigError, Duration, Url, label_name, non_empty, non_negative, positive
+from .configtypes import ConfigError, Duration, Url, label_name, non_empty, non_negative, positive
 
-__all__ = ["Config", "ConfigError", "default_config_text", "load_config", "load_config_text", "secret_values"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "default_config",
+    "default_config_text",
+    "load_config",
+    "load_config_text",
+    "secret_values",
+]
 
 Problems = Iterator[tuple[str, str]]
 Redirects = Literal["same_origin", "none", "any"]  # which upstream HTTP redirects are followed
@@ -338,13 +345,15 @@ def secret_values(obj: object) -> list[str]:
 
 def load_config_text(text: str, base_dir: Path | None = None, env: dict[str, str] | None = None) -> Config:
     """Parse YAML text into a ``Config`` (raises ``ConfigError``)."""
+    from . import configschema  # the YAML parser: only when there is YAML to read
+
     return configschema.load(text, Config, env=env, base_dir=base_dir)
 
 
 def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
     """Read a config file, or the embedded default when ``path`` is None."""
     if path is None:
-        return load_config_text(default_config_text(), env=env)
+        return default_config()
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -355,6 +364,17 @@ def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> C
     return load_config_text(text, base_dir=p.resolve().parent, env=env)
 
 
+def default_config() -> Config:
+    """The embedded default: GPUs if NVML loads, engines discovered on their default ports.
+
+    ``default_config.yml`` written as code, so that starting without a file parses no YAML;
+    tests/core/test_config.py checks that the file loads to exactly this.
+    """
+    return Config(gpu=GpuConfig(enabled="auto"), discovery=DiscoveryConfig(enabled=True, host="127.0.0.1"))
+
+
 def default_config_text() -> str:
-    """The embedded default: GPUs if NVML loads, engines discovered on their default ports."""
+    """The text of ``default_config.yml``, the embedded default as shipped (and documented)."""
+    from importlib import resources
+
     return resources.files("llm_exporter").joinpath("default_config.yml").read_text(encoding="utf-8")

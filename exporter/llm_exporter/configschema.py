@@ -34,33 +34,26 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .configtypes import (  # re-exported: the schema's field types and checks live in configtypes
+    ConfigError,
+    Duration,
+    Url,
+    _DurationTag,
+    _UrlTag,
+    label_name,
+    non_empty,
+    non_negative,
+    positive,
+)
 from .redact import redact, redact_url
 
+__all__ = ["ConfigError", "Duration", "Url", "label_name", "load", "non_empty", "non_negative", "positive"]
+
 T = TypeVar("T")
-
-
-class _DurationTag:
-    pass
-
-
-class _UrlTag:
-    pass
-
-
-Duration = Annotated[float, _DurationTag]
-Url = Annotated[str, _UrlTag]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-class ConfigError(Exception):
-    """One or more problems with a config file, each naming key path and line."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
 
 
 class _Ctx:
@@ -440,25 +433,3 @@ def _type_name(tp: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number or duration", str: "a string"}.get(
         tp, getattr(tp, "__name__", str(tp))
     )
-
-
-# Reusable checks for field metadata ------------------------------------------------
-def positive(v: float) -> str | None:
-    return None if v > 0 else f"must be greater than 0, got {v}"
-
-
-def non_negative(v: float) -> str | None:
-    return None if v >= 0 else f"must be 0 or more, got {v}"
-
-
-def non_empty(v: str) -> str | None:
-    return None if v.strip() else "must not be empty"
-
-
-def label_name(v: str) -> str | None:
-    """A target name: not empty, and no credential (it becomes the ``target`` label, shown everywhere)."""
-    if not v.strip():
-        return "must not be empty"
-    if redact(v) != v:
-        return "must not hold a credential (a URL password or a token parameter): it is the target label"
-    return None

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .configschema import ConfigError
+from .configtypes import ConfigError
 from .listen import parse_listen_address
 
 DEFAULT_LISTEN_ADDRESS = ":10556"

@@ -36,8 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from . import configschema
-from .configschema import ConfigError, Duration, non_negative
+from .configtypes import ConfigError, Duration, non_negative
 
 ClientAuth = Literal[
     "NoClientCert",
@@ -141,6 +140,8 @@ def load_web_config(path: str | Path) -> WebConfig:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read web config file: {exc.strerror}"]) from None
+    from . import configschema  # the YAML parser: only when there is a file to read
+
     cfg = configschema.load(text, WebConfig, base_dir=p.resolve().parent)
     errors = []
     for user, hashed in cfg.basic_auth_users.items():

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from llm_exporter.config import ConfigError, load_config, load_config_text
+from llm_exporter.config import ConfigError, default_config, default_config_text, load_config, load_config_text
 
 
 def errors_of(text: str, **kw: object) -> list[str]:
@@ -21,6 +21,12 @@ def test_embedded_default_is_valid() -> None:
     assert cfg.gpu.enabled == "auto"
     assert cfg.discovery.enabled is True
     assert cfg.inference == []
+
+
+def test_embedded_default_is_default_config_yml() -> None:
+    """The default is built in code (no YAML parser at start): it must be what the shipped file says."""
+    assert load_config_text(default_config_text()) == default_config() == load_config(None)
+    assert load_config(None) is not load_config(None)  # a fresh object each time (lists inside)
 
 
 def test_empty_file_is_valid() -> None:

@@ -18,6 +18,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "startup_modules.py"
 
 # Never needed by the embedded default (no queues, no basic auth, no probe, no process, no TLS).
 NOT_FOR_DEFAULT = ("redis", "bcrypt", "psutil", "requests", "celery", "kombu")
+# The embedded default is built in code: no YAML parser (a file or a web config needs one).
+NO_YAML = ("yaml", "llm_exporter.configschema")
 
 
 def start(config: Path | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -39,6 +41,8 @@ def test_embedded_default_loads_no_binding_it_does_not_use() -> None:
     report = start()
     for package in NOT_FOR_DEFAULT:
         assert not loaded(report, package), f"{package} imported by the embedded default"
+    for package in NO_YAML:
+        assert not loaded(report, package), f"{package} imported without a config file"
     if report["nvml_error"] is not None:  # no libnvidia-ml here: gpu auto stays quiet, without pynvml
         assert not loaded(report, "pynvml")
         assert not loaded(report, "llm_exporter.collectors.gpu.collector")
@@ -57,5 +61,5 @@ def test_a_config_that_uses_a_binding_loads_it(tmp_path: Path) -> None:
         "  - {name: q, backend: redis, url: 'redis://127.0.0.1:1', queues: [{name: a, kind: list}]}\n"
     )
     report = start(cfg)
-    assert loaded(report, "redis")
+    assert loaded(report, "redis") and loaded(report, "yaml")
     assert not loaded(report, "pynvml") and not loaded(report, "bcrypt")
