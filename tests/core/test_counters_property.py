@@ -60,23 +60,38 @@ def test_bad_samples_do_not_change_the_export(values: list[float]) -> None:
         assert math.isclose(got, exported, rel_tol=1e-9, abs_tol=1e-6)
 
 
-HIST_ROUND = st.dictionaries(st.sampled_from(["e0", "e1", "e2"]), st.tuples(VALUE, VALUE, VALUE), max_size=3)
+HIST_ROUND = st.tuples(
+    st.sampled_from([(0.5, 1.0, math.inf), (1.0, math.inf), (0.5, math.inf), (math.inf,)]),
+    st.dictionaries(st.sampled_from(["e0", "e1", "e2"]), st.tuples(VALUE, VALUE, VALUE, VALUE), max_size=3),
+)
+LE = {0.5: 0, 1.0: 1, math.inf: 2}
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(HIST_ROUND, min_size=1, max_size=25), st.integers(min_value=1, max_value=4))
-def test_update_hist_folds_like_one_update_per_bucket(rounds: list[dict[str, tuple]], keep: int) -> None:
-    """``update_hist`` (state per histogram) exports what ``update`` per bucket and sum exports."""
+def test_update_hist_folds_like_one_update_per_bucket(rounds: list[tuple[tuple, dict[str, tuple]]], keep: int) -> None:
+    """``update_hist`` (state per histogram) exports exactly what ``update`` per bucket and sum exports,
+    also when the set of bounds changes from one round to the next (buckets leaving and coming back)."""
     per_hist, per_bucket = CounterFolder(keep=keep), CounterFolder(keep=keep)
-    bounds = [1.0, math.inf]
-    for sources in rounds:
+    for bounds, sources in rounds:
         per_hist.begin()
         per_bucket.begin()
-        hist = {(s,): ({1.0: v[0], math.inf: v[1]}, v[2]) for s, v in sources.items()}
+        hist = {(s,): ({le: v[i] for le, i in LE.items()}, v[3]) for s, v in sources.items()}
         counts, total = per_hist.update_hist(("h",), bounds, hist)
-        expected = [
-            per_bucket.update(("h", le), {(s,): v[i] for s, v in sources.items()}) for i, le in enumerate(bounds)
-        ]
+        expected = [per_bucket.update(("h", le), {(s,): v[LE[le]] for s, v in sources.items()}) for le in bounds]
         assert counts == expected
-        assert total == per_bucket.update(("h", "sum"), {(s,): v[2] for s, v in sources.items()})
+        assert total == per_bucket.update(("h", "sum"), {(s,): v[3] for s, v in sources.items()})
         assert len(per_hist) == len(per_bucket)
+
+
+def test_update_hist_skips_a_growth_that_would_overflow() -> None:
+    """A source whose buckets all grew but whose increase overflows the total is skipped, bucket by bucket."""
+    per_hist, per_bucket = CounterFolder(), CounterFolder()
+    bounds = (1.0, math.inf)
+    for e0, e1 in [(1e308, 0.0), (1e308, 1.7e308), (1.1e308, 1.7e308), (1.1e308, 1.8e308)]:
+        per_hist.begin()
+        per_bucket.begin()
+        sources = {("e0",): ({1.0: 5.0, math.inf: e0}, 1.0), ("e1",): ({1.0: 6.0, math.inf: e1}, 2.0)}
+        counts, _ = per_hist.update_hist(("h",), bounds, sources)
+        expected = [per_bucket.update(("h", le), {s: b[le] for s, (b, _) in sources.items()}) for le in bounds]
+        assert counts == expected and all(math.isfinite(c) for c in counts)
