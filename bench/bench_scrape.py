@@ -3,7 +3,9 @@
 Like for like, in one run on this machine:
 
 - upstreams: ``--targets`` loopback HTTP servers (separate processes, so their CPU is not
-  counted), each serving a vLLM V1 body of about ``--samples`` samples (``payloads.py``);
+  counted), each serving a vLLM V1 body of about ``--samples`` samples (``payloads.py``),
+  the next step of load on every request (same lines, counters and buckets grown, gauges
+  changed), as a busy server does;
 - ours: ``llm-exporter`` with one ``server: vllm`` target per upstream, ``min_interval 0s``
   so that every scrape reads, parses, normalises and renders every upstream;
 - baseline: a plain ``prometheus_client`` server whose collector builds, on every scrape,
@@ -40,12 +42,18 @@ from payloads import vllm_body
 UPSTREAM = """
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import time
-body = open(sys.argv[2], "rb").read()
+import itertools, threading, time
+sys.path.insert(0, sys.argv[5])
+from payloads import vllm_body
+models, engines = (int(x) for x in sys.argv[2].split("x"))
 delay = float(sys.argv[3])
+steps = itertools.count(int(sys.argv[4]))
+lock = threading.Lock()
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
+        with lock:  # every answer is the next step of load: same lines, new values
+            body = vllm_body(models, engines, step=next(steps))
         time.sleep(delay)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -144,14 +152,18 @@ class Stack:
         self.procs: list[subprocess.Popen] = []
         self.models, self.engines = shape(samples)
         self.body = vllm_body(self.models, self.engines)
-        body_file = d / f"vllm-{samples}.txt"
-        body_file.write_bytes(self.body)
         self.samples = series_count(self.body)
         self.targets = targets
         ports = []
-        for _ in range(targets):
+        for i in range(targets):
             port = free_port()
-            self.procs.append(subprocess.Popen([sys.executable, "-c", UPSTREAM, str(port), str(body_file), str(delay)]))
+            shape_arg = f"{self.models}x{self.engines}"
+            here = str(Path(__file__).resolve().parent)
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", UPSTREAM, str(port), shape_arg, str(delay), str(i * 1000), here]
+                )
+            )
             ports.append(port)
         for port, proc in zip(ports, self.procs, strict=True):
             wait_up(port, proc)

@@ -2,10 +2,12 @@
 
 ``vllm_body(models, engines)`` renders every histogram, gauge and counter family vLLM V1
 exposes for ``models x engines`` label sets, single-process style with ``_created`` series,
-about 310 samples per (model, engine) pair.
+about 310 samples per (model, engine) pair, with varied values; ``step`` advances them as load would.
 """
 
 from __future__ import annotations
+
+import random
 
 LAT = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680]
 TTFT = [
@@ -67,31 +69,44 @@ COUNTERS = [
 ]
 
 
-def vllm_body(models: int = 8, engines: int = 4) -> bytes:
+def vllm_body(models: int = 8, engines: int = 4, step: int = 0) -> bytes:
+    """The body after ``step`` intervals of load: bodies of one size have the same lines, and
+    from one step to the next the counters and histogram buckets grow and the gauges change,
+    as a busy server's body does from one scrape to the next."""
+    base = random.Random(0)  # per-series start values and growth per step
+    now = random.Random(step)  # gauges
     out: list[str] = []
     series = [(f'engine="{e}",model_name="org/model-{m}-70B-Instruct"') for m in range(models) for e in range(engines)]
+
+    def counter(scale: int) -> float:
+        return float(base.randrange(scale) + step * base.randrange(scale // 1000 + 1))
+
     for g in GAUGES:
         out += [f"# HELP vllm:{g} gauge.", f"# TYPE vllm:{g} gauge"]
-        out += [f"vllm:{g}{{{s}}} {i % 7 * (0.125 if g.endswith('perc') else 0.5)}" for i, s in enumerate(series)]
+        scale = 1.0 if g.endswith("perc") else 64.0
+        out += [f"vllm:{g}{{{s}}} {round(now.random() * scale, 6)}" for s in series]
     for c in COUNTERS:
         out += [f"# HELP vllm:{c}_total counter.", f"# TYPE vllm:{c}_total counter"]
-        out += [f"vllm:{c}_total{{{s}}} {1234567.0 + i}" for i, s in enumerate(series)]
+        out += [f"vllm:{c}_total{{{s}}} {counter(10**9)}" for s in series]
         out += [f"# HELP vllm:{c}_created counter.", f"# TYPE vllm:{c}_created gauge"]
         out += [f"vllm:{c}_created{{{s}}} 1.7500001234e+09" for s in series]
     out += ["# HELP vllm:request_success_total ok.", "# TYPE vllm:request_success_total counter"]
     for s in series:
         out += [
-            f'vllm:request_success_total{{{s},finished_reason="{r}"}} 42.0'
+            f'vllm:request_success_total{{{s},finished_reason="{r}"}} {counter(10**6)}'
             for r in ("stop", "length", "abort", "error", "repetition")
         ]
     for h, bounds in HISTOGRAMS.items():
         out += [f"# HELP vllm:{h} histogram.", f"# TYPE vllm:{h} histogram"]
         for s in series:
-            for i, b in enumerate(bounds):
-                out.append(f'vllm:{h}_bucket{{{s},le="{float(b)}"}} {float(i * 3)}')
-            out.append(f'vllm:{h}_bucket{{{s},le="+Inf"}} {float(len(bounds) * 3)}')
-            out.append(f"vllm:{h}_count{{{s}}} {float(len(bounds) * 3)}")
-            out.append(f"vllm:{h}_sum{{{s}}} 123.456")
+            count = 0.0
+            for b in bounds:
+                count += counter(1000)
+                out.append(f'vllm:{h}_bucket{{{s},le="{float(b)}"}} {count}')
+            count += counter(10)
+            out.append(f'vllm:{h}_bucket{{{s},le="+Inf"}} {count}')
+            out.append(f"vllm:{h}_count{{{s}}} {count}")
+            out.append(f"vllm:{h}_sum{{{s}}} {round(count * (1.5 + base.random()), 6)}")
         out += [f"# HELP vllm:{h}_created histogram.", f"# TYPE vllm:{h}_created gauge"]
         out += [f"vllm:{h}_created{{{s}}} 1.7500001234e+09" for s in series]
     return ("\n".join(out) + "\n").encode()

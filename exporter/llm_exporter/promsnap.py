@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .promlabels import LabelKey
+
+if TYPE_CHECKING:
+    from .promtemplate import Template
 
 
 @dataclass
@@ -43,6 +47,14 @@ class ParseCache:
         self.plain: dict[str, LabelKey] = {}
         self.bucket: dict[str, tuple[LabelKey, float]] = {}
         self.keys: dict[LabelKey, LabelKey] = {}  # the label sets of ``bucket``, one object each
+        # The shape of the last body read by the careful parser; the template of that shape,
+        # made once a second body had it (``promtemplate``), for the parser settings in
+        # ``template_key``; the (shape, settings) a template was last made (or tried) for.
+        self.last_shape = b""
+        self.template: Template | None = None
+        self.template_key: tuple[object, ...] = ()
+        self.tried: tuple[object, ...] = ()
+        self.template_reads = 0  # bodies read by a template (for tests and the curious)
 
     def __len__(self) -> int:
         return len(self.plain) + len(self.bucket)

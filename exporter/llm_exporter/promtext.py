@@ -17,6 +17,12 @@ whatever its shape: a line split over many chunks is collected in pieces, never 
 re-concatenating its growing tail, and cannot grow past ``MAX_LINE``.
 Invalid UTF-8 and HTML are errors. A duplicated series keeps its first value (as
 Prometheus does) and is counted in ``Snapshot.duplicates``.
+
+Bodies up to ``MAX_HELD`` bytes are held and read whole at ``close``: once a target's
+bodies have a stable shape, by its template (``promtemplate``), which gives exactly what
+this parser gives at a fraction of the cost. A held body is still bounded as it arrives (a
+line past ``max_line`` or more lines than ``max_samples`` switches to streaming at once,
+which raises the same error as early as before); larger bodies are streamed.
 """
 
 from __future__ import annotations
@@ -24,19 +30,18 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterable
 
-from .promlabels import LABEL_BLOCK, split_escaped, split_le, split_simple
+from . import promtemplate
+from .promcareful import CarefulPath, Classified
 from .promlabels import LabelKey as LabelKey
 from .promlabels import PromTextError as PromTextError
 from .promsnap import HistSeries as HistSeries
 from .promsnap import ParseCache as ParseCache
 from .promsnap import Snapshot as Snapshot
 
-# How the parser treats a sample name: (kind, key or base, suffix, base); see ``Parser._classify``.
-Classified = tuple[int, str, str, str]
-
 _HIST_SUFFIXES = ("bucket", "sum", "count")
 CHUNK = 64 * 1024
 MAX_LINE = 64 * 1024
+MAX_HELD = 16 * 1024 * 1024  # larger bodies are parsed as they stream in, never held whole
 
 
 def canonical(name: str) -> str:
@@ -44,7 +49,7 @@ def canonical(name: str) -> str:
     return name.replace(":", "_") if ":" in name else name
 
 
-class Parser:
+class Parser(CarefulPath):
     """Feed body chunks, then ``close()`` for the ``Snapshot``.
 
     ``scalars`` are sample names (``vllm:prompt_tokens_total``, ``tgi_request_input_length_sum``),
@@ -61,6 +66,7 @@ class Parser:
         max_line: int = MAX_LINE,
         max_family_series: int = 1_000_000,
         cache: ParseCache | None = None,
+        max_held: int = MAX_HELD,
     ) -> None:
         self.max_line = max_line
         self.max_family_series = max_family_series
@@ -74,14 +80,43 @@ class Parser:
         self._tail_len = 0
         self._bytes = 0
         self._line_no = 0
-        self._names: dict[str, Classified] = {}
+        self.names: dict[str, Classified] = {}
         self.snap = Snapshot()
+        # Bodies up to ``max_held`` bytes are held whole and read at ``close``: by the
+        # target's template when the body has the shape of the ones before (``promtemplate``).
+        self.max_held = min(max_held, max_bytes)
+        self._held: list[bytes] | None = [] if self.max_held > 0 else None
+        self._held_run = 0  # bytes since the last newline of the held chunks
+        self._held_lines = 0
+        self._key = (frozenset(self._want_scalar), frozenset(self._want_hist), max_samples, max_family_series, max_line)
 
     # -- input -----------------------------------------------------------------------
     def feed(self, chunk: bytes | memoryview) -> None:
         self._bytes += len(chunk)
         if self._bytes > self.max_bytes:
             raise PromTextError(f"body larger than {self.max_bytes} bytes")
+        held = self._held
+        if held is not None:  # a body small enough to hold: read at close (maybe by its template)
+            data = chunk if isinstance(chunk, bytes) else bytes(chunk)
+            held.append(data)
+            # The unfinished line's length, so that an endless line is refused as early as when
+            # streaming (exact for chunks up to max_line; longer ones are checked at close).
+            nl = data.find(b"\n")
+            run = self._held_run + (len(data) if nl < 0 else nl)
+            if nl >= 0 and run <= self.max_line:
+                run = len(data) - data.rfind(b"\n") - 1
+            self._held_run = run
+            self._held_lines += data.count(b"\n")
+            if self._bytes <= self.max_held and run <= self.max_line and self._held_lines <= self.max_samples:
+                return
+            # Too large to hold, a line too long or maybe too many samples: stream (and raise) from here.
+            self._held = None
+            for piece in held:
+                self._stream(piece)
+            return
+        self._stream(chunk)
+
+    def _stream(self, chunk: bytes | memoryview) -> None:
         try:
             text = self._decoder.decode(chunk)
         except UnicodeDecodeError as exc:
@@ -116,6 +151,40 @@ class Parser:
             raise PromTextError(f"line {self._line_no + 1}: longer than {self.max_line} characters")
 
     def close(self) -> Snapshot:
+        held, self._held = self._held, None
+        if held is None:
+            return self._close_stream()
+        body = b"".join(held)
+        parts = promtemplate.split(body)
+        cache = self.cache
+        if parts is not None and cache.template is not None and cache.template_key == self._key:
+            snap = cache.template.read(body, parts)
+            if snap is not None:
+                cache.template_reads += 1
+                self.snap = snap
+                return snap
+        view = memoryview(body)
+        for i in range(0, len(view), CHUNK):
+            self._stream(view[i : i + CHUNK])
+        snap = self._close_stream()
+        if parts is not None:
+            self._learn(parts, snap)
+        return snap
+
+    def _learn(self, parts: list[bytes], snap: Snapshot) -> None:
+        """Make a template once two bodies in a row had the same shape (``promtemplate``)."""
+        cache = self.cache
+        shape = promtemplate.shape_of(parts)
+        if shape != cache.last_shape:
+            cache.last_shape, cache.template = shape, None
+            return
+        if cache.tried == (shape, self._key):
+            return  # learnt (or found unlearnable) already; the last body just did not fit it
+        cache.tried = (shape, self._key)
+        cache.template = promtemplate.learn(self, parts, shape, snap)
+        cache.template_key = self._key
+
+    def _close_stream(self) -> Snapshot:
         try:
             rest = self._decoder.decode(b"", final=True)
         except UnicodeDecodeError:
@@ -141,8 +210,8 @@ class Parser:
             hit: Classified = (3, key, suffix, base) if in_hist else (1, key, "", "")
         else:
             hit = (2, base, suffix, "") if in_hist else (0, "", "", "")
-        if len(self._names) < 65536:
-            self._names[name] = hit
+        if len(self.names) < 65536:
+            self.names[name] = hit
         return hit
 
     def _lines(self, lines: list[str], strict_last: bool = False) -> None:
@@ -153,7 +222,7 @@ class Parser:
         (first sight of a series, escapes, timestamps, exemplars) takes ``_sample_slow``.
         """
         snap = self.snap
-        names = self._names
+        names = self.names
         scalars = snap.scalars
         histograms = snap.histograms
         plain = self.cache.plain
@@ -351,101 +420,6 @@ class Parser:
         elif line.rstrip() == "# EOF":
             self.snap.openmetrics_eof = True
 
-    # -- the careful path: first sight of a label block, escapes, timestamps ------------
-    def _sample_slow(self, hit: Classified, line: str, br: int, end: int) -> None:
-        if br < 0:
-            pairs: LabelKey = ()
-            pos = end
-        else:
-            pairs, pos, inner = self._labels(line, br)
-            if inner is not None:
-                self._remember(inner, pairs, hit[2] == "bucket" and hit[0] != 1)
-        value = self._value(line, pos)
-        kind = hit[0]
-        if kind in (1, 3):  # a scalar (kind 3: a histogram's _sum/_count also wanted as a scalar)
-            series = self.snap.scalars.setdefault(hit[1], {})
-            if pairs in series:
-                self.snap.duplicates += 1
-            elif len(series) >= self.max_family_series:
-                self.snap.skipped += 1
-            else:
-                series[pairs] = value
-            if kind == 1:
-                return
-        base = hit[3] if kind == 3 else hit[1]
-        le = None
-        if hit[2] == "bucket":
-            pairs, le = split_le(pairs, self._line_no)
-        self._store_hist(base, hit[2], pairs, le, value)
-
-    def _remember(self, inner: str, pairs: LabelKey, is_bucket: bool) -> None:
-        """Cache a simple label block (no escapes) for the fast path of later lines and scrapes."""
-        cache = self.cache
-        if is_bucket:
-            try:
-                entry = split_le(pairs, self._line_no)
-            except PromTextError:
-                return
-            if len(cache.bucket) >= cache.max_entries:
-                cache.bucket.clear()
-                cache.keys.clear()
-            # One object per label set, so consecutive buckets of a series compare by identity.
-            pairs = cache.keys.setdefault(entry[0], entry[0])
-            cache.bucket[inner] = (pairs, entry[1])
-        else:
-            if len(cache.plain) >= cache.max_entries:
-                cache.plain.clear()
-            cache.plain[inner] = pairs
-
-    def _labels(self, line: str, br: int) -> tuple[LabelKey, int, str | None]:
-        """Sorted label pairs of the block at ``br``, the position after it, and the block's
-        text when it is simple enough to cache (no escapes), else None."""
-        close = line.find("}", br)
-        if close > 0:
-            inner = line[br + 1 : close]
-            if "\\" not in inner and inner.count('"') % 2 == 0:
-                # no escapes: an even quote count means this '}' is outside quotes
-                return split_simple(inner, self._line_no), close + 1, inner
-        m = LABEL_BLOCK.match(line, br)
-        if m is None:
-            raise PromTextError(f"line {self._line_no}: unterminated label set {line[:80]!r}")
-        return split_escaped(m.group(1), self._line_no), m.end(), None
-
-    def _value(self, line: str, pos: int) -> float:
-        rest = line[pos:].split(None, 1)
-        if not rest:
-            raise PromTextError(f"line {self._line_no}: sample without a value {line[:80]!r}")
-        raw = rest[0]
-        try:
-            return float(raw)
-        except ValueError:
-            raise PromTextError(f"line {self._line_no}: bad value {raw[:40]!r}") from None
-
-    def _store_hist(self, base: str, suffix: str, pairs: LabelKey, le: float | None, value: float) -> None:
-        series = self.snap.histograms.get(base)
-        if series is None:
-            series = self.snap.histograms[base] = {}
-        hs = series.get(pairs)
-        if hs is None:
-            if len(series) >= self.max_family_series:
-                self.snap.skipped += 1
-                return
-            hs = series[pairs] = HistSeries()
-        if le is not None:
-            if le in hs.buckets:
-                self.snap.duplicates += 1
-            else:
-                hs.buckets[le] = value
-        elif suffix == "sum":
-            if hs.sum is None:
-                hs.sum = value
-            else:
-                self.snap.duplicates += 1
-        elif hs.count is None:
-            hs.count = value
-        else:
-            self.snap.duplicates += 1
-
 
 def parse(
     body: bytes,
@@ -457,6 +431,9 @@ def parse(
 ) -> Snapshot:
     """Parse a whole body (fed in chunks through a memoryview, without copying it)."""
     p = Parser(scalars, histograms, max_samples=max_samples, max_bytes=max_bytes)
+    if len(body) <= p.max_held:
+        p.feed(body)
+        return p.close()
     view = memoryview(body)
     for i in range(0, len(view), CHUNK):
         p.feed(view[i : i + CHUNK])

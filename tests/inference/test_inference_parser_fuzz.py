@@ -45,8 +45,9 @@ BODY = st.one_of(
 )
 
 
-def _run(body: bytes, cuts: list[int], max_line: int = 200) -> Snapshot | str:
-    parser = Parser(WANT, HIST, max_samples=50, max_bytes=10_000, max_line=max_line)
+def _run(body: bytes, cuts: list[int], max_line: int = 200, max_held: int = 0) -> Snapshot | str:
+    """Parse ``body`` fed in pieces cut at ``cuts``: streamed (``max_held=0``) or held whole and read at close."""
+    parser = Parser(WANT, HIST, max_samples=50, max_bytes=10_000, max_line=max_line, max_held=max_held)
     try:
         prev = 0
         for cut in [*sorted(c % (len(body) + 1) for c in cuts), len(body)]:
@@ -81,6 +82,7 @@ def test_parser_never_crashes_and_chunking_changes_nothing(body: bytes, cuts: li
     whole = _run(body, [])
     assert _same(whole, _run(body, cuts))
     assert _same(whole, _run(body, list(range(len(body)))))  # one byte at a time
+    assert _same(whole, _run(body, cuts, max_held=10_000))  # held whole, read at close
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -88,4 +90,5 @@ def test_parser_never_crashes_and_chunking_changes_nothing(body: bytes, cuts: li
 def test_line_longer_than_the_limit_is_an_error(length: int, newline: bool, cuts: list[int]) -> None:
     body = b"vllm:num_requests_running 1\n" + b"a" * length + (b"\n" if newline else b"")
     assert _run(body, cuts, max_line=200) == "error"
+    assert _run(body, cuts, max_line=200, max_held=10_000) == "error"
     assert not isinstance(_run(b"vllm:num_requests_running 1\n" + b"a" * 150 + b" 1\n", cuts, max_line=200), str)
