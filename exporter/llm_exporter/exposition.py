@@ -12,7 +12,7 @@ for what Prometheus sends: OpenMetrics 1.x when asked for, text 0.0.4 otherwise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .catalog import MetricSpec
 from .metricset import Histogram, LabelKey, MetricSet
@@ -63,6 +63,18 @@ def go_float(value: float) -> str:
     return s
 
 
+def go_floats(values: Sequence[float]) -> list[str]:
+    """``go_float`` of each value; one ``repr`` pass when every value is finite and below 1e6
+    (where Go's spelling is Python's), as histogram counts usually are."""
+    if all(map(_BELOW_1E6, values)) and all(map(_ABOVE_NEG_INF, values)):
+        return list(map(repr, values))
+    return list(map(go_float, values))
+
+
+_BELOW_1E6 = (1e6).__gt__  # False for NaN and +Inf too
+_ABOVE_NEG_INF = (-_INF).__lt__
+
+
 def _le(bound: float) -> str:
     """A bucket bound as the ``le`` label has always been written here: ``+Inf`` or Python's repr."""
     return "+Inf" if bound == _INF else repr(bound)
@@ -87,20 +99,30 @@ def _help(spec: MetricSpec, openmetrics: bool) -> str:
     return text.replace('"', r"\"") if openmetrics else text
 
 
-def _histogram_lines(name: str, key: LabelKey, h: Histogram, out: list[str]) -> None:
+def _histogram_lines(
+    name: str, key: LabelKey, h: Histogram, out: list[str], les: dict[tuple[float, ...], list[str]]
+) -> None:
+    """The lines of one histogram; ``les`` keeps the ``le`` texts of each set of bounds during one render."""
     pairs = _pairs(key)
     # Where ``le`` falls among the sorted label names, so each bucket line is a concatenation.
     at = sum(1 for k, _ in key if k < "le")
     head = name + "_bucket{" + "".join(p + "," for p in pairs[:at]) + 'le="'
     tail = '"' + "".join("," + p for p in pairs[at:]) + "} "
-    for le, count in h.buckets:
-        out.append(f"{head}{_le(le)}{tail}{go_float(count)}\n")
+    texts = les.get(h.bounds)
+    if texts is None:
+        texts = les[h.bounds] = [_le(le) for le in h.bounds]
+    out.append("".join([f"{head}{le}{tail}{count}\n" for le, count in zip(texts, go_floats(h.counts), strict=True)]))
     labels = "{" + ",".join(pairs) + "}" if pairs else ""
-    out.append(f"{name}_count{labels} {go_float(h.count)}\n")
-    out.append(f"{name}_sum{labels} {go_float(h.sum)}\n")
+    out.append(f"{name}_count{labels} {go_float(h.count)}\n{name}_sum{labels} {go_float(h.sum)}\n")
 
 
-def _family(spec: MetricSpec, series: Mapping[LabelKey, float | Histogram], openmetrics: bool, out: list[str]) -> None:
+def _family(
+    spec: MetricSpec,
+    series: Mapping[LabelKey, float | Histogram],
+    openmetrics: bool,
+    out: list[str],
+    les: dict[tuple[float, ...], list[str]],
+) -> None:
     name = spec.name
     header = name.removesuffix("_total") if spec.type == "counter" and openmetrics else name
     out.append(f"# HELP {header} {_help(spec, openmetrics)}\n")
@@ -108,7 +130,7 @@ def _family(spec: MetricSpec, series: Mapping[LabelKey, float | Histogram], open
     if spec.type == "histogram":
         for key, value in series.items():
             if isinstance(value, Histogram):
-                _histogram_lines(name, key, value, out)
+                _histogram_lines(name, key, value, out, les)
         return
     for key, value in series.items():
         if not isinstance(value, Histogram):
@@ -118,8 +140,9 @@ def _family(spec: MetricSpec, series: Mapping[LabelKey, float | Histogram], open
 def render(metrics: MetricSet, openmetrics: bool = False) -> bytes:
     """The exposition of every series in ``metrics``, families in catalog order."""
     out: list[str] = []
+    les: dict[tuple[float, ...], list[str]] = {}
     for spec, series in metrics.items():
-        _family(spec, series, openmetrics, out)
+        _family(spec, series, openmetrics, out, les)
     if openmetrics:
         out.append("# EOF\n")
     return "".join(out).encode("utf-8")

@@ -10,6 +10,7 @@ refuses them, so no label carries one.)
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,22 +29,46 @@ class CatalogViolation(ValueError):
 
 @dataclass(frozen=True)
 class Histogram:
-    """A cumulative histogram: ``buckets`` are (upper bound, cumulative count), ending with +Inf."""
+    """A cumulative histogram: ascending upper ``bounds`` ending with +Inf, the cumulative
+    ``counts`` aligned with them, and the ``sum``."""
 
-    buckets: tuple[tuple[float, float], ...]
+    bounds: tuple[float, ...]
+    counts: tuple[float, ...]
     sum: float
 
     @property
+    def buckets(self) -> tuple[tuple[float, float], ...]:
+        """(upper bound, cumulative count) pairs."""
+        return tuple(zip(self.bounds, self.counts, strict=True))
+
+    @property
     def count(self) -> float:
-        return self.buckets[-1][1] if self.buckets else 0.0
+        return self.counts[-1] if self.counts else 0.0
 
     @classmethod
     def of(cls, buckets: Sequence[tuple[float, float]], sum_value: float) -> Histogram:
         """Sort by bound and make sure a +Inf bucket ends the list."""
-        ordered = sorted(buckets, key=lambda b: b[0])
+        ordered = sorted(buckets, key=_bound)
         if not ordered or not math.isinf(ordered[-1][0]):
             raise ValueError("histogram needs a +Inf bucket")
-        return cls(tuple([(float(le), float(c)) for le, c in ordered]), float(sum_value))
+        return cls(tuple([float(le) for le, _ in ordered]), tuple([float(c) for _, c in ordered]), float(sum_value))
+
+    @classmethod
+    def of_columns(cls, bounds: Sequence[float], counts: Sequence[float], sum_value: float) -> Histogram:
+        """From floats usually in order already: ``bounds`` ascending up to +Inf, ``counts`` aligned.
+
+        Bounds out of order (a NaN bound, say) are sorted as ``of`` sorts them.
+        """
+        if len(counts) != len(bounds):
+            raise ValueError("a histogram needs one count per bound")
+        bounds, counts = tuple(bounds), tuple(counts)
+        if bounds and bounds[-1] == math.inf and all(map(operator.le, bounds, bounds[1:])):
+            return cls(bounds, counts, sum_value)
+        return cls.of(list(zip(bounds, counts, strict=True)), sum_value)
+
+
+def _bound(bucket: tuple[float, float]) -> float:
+    return bucket[0]
 
 
 class MetricSet:
@@ -75,6 +100,25 @@ class MetricSet:
         if spec.type != "histogram":
             raise CatalogViolation(f"{name} is a {spec.type}, not a histogram")
         self._series.setdefault(name, {})[self._key(spec, labels or {})] = Histogram.of(buckets, sum_value)
+
+    def add_key(self, name: str, key: LabelKey, value: float) -> None:
+        """``add`` with the labels as (name, value) pairs, usually in the catalog's order already."""
+        spec = self._spec(name)
+        if spec.type == "histogram":
+            raise CatalogViolation(f"{name} is a histogram: use add_histogram")
+        self._series.setdefault(name, {})[self._key_of_pairs(spec, key)] = float(value)
+
+    def add_histogram_columns(
+        self, name: str, key: LabelKey, bounds: Sequence[float], counts: Sequence[float], sum_value: float
+    ) -> None:
+        """``add_histogram`` from ascending ``bounds`` (ending with +Inf) and the counts aligned with
+        them, with the labels as (name, value) pairs: no sorting, no pairs built."""
+        spec = self._spec(name)
+        if spec.type != "histogram":
+            raise CatalogViolation(f"{name} is a {spec.type}, not a histogram")
+        self._series.setdefault(name, {})[self._key_of_pairs(spec, key)] = Histogram.of_columns(
+            bounds, counts, sum_value
+        )
 
     def merge(self, other: MetricSet) -> None:
         """Copy every series of ``other`` into this set (other wins on collision)."""
@@ -140,6 +184,13 @@ class MetricSet:
         except KeyError:
             raise CatalogViolation(f"metric {name!r} is not in the catalog") from None
 
+    @classmethod
+    def _key_of_pairs(cls, spec: MetricSpec, key: LabelKey) -> LabelKey:
+        """``key`` itself when it holds exactly the catalog's labels in its order, else ``_key``."""
+        if tuple([n for n, _ in key]) == spec.labels and all([type(v) is str for _, v in key]):
+            return key
+        return cls._key(spec, dict(key))
+
     @staticmethod
     def _key(spec: MetricSpec, labels: Mapping[str, str]) -> LabelKey:
         missing = [n for n in spec.labels if n not in labels]
@@ -161,7 +212,7 @@ def _family(spec: MetricSpec, series: Mapping[LabelKey, float | Histogram]) -> M
     for key, value in series.items():
         labels = dict(key)
         if isinstance(value, Histogram):
-            for le, count in value.buckets:
+            for le, count in zip(value.bounds, value.counts, strict=True):
                 fam.add_sample(spec.name + "_bucket", {**labels, "le": _le(le)}, count)
             fam.add_sample(spec.name + "_count", labels, value.count)
             fam.add_sample(spec.name + "_sum", labels, value.sum)

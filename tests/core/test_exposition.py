@@ -6,7 +6,7 @@ import math
 
 import pytest
 from llm_exporter.catalog import CATALOG
-from llm_exporter.exposition import OPENMETRICS, TEXT, choose_format, go_float, render
+from llm_exporter.exposition import OPENMETRICS, TEXT, choose_format, go_float, go_floats, render
 from llm_exporter.metricset import MetricSet
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as om_latest
@@ -123,3 +123,19 @@ def test_a_new_read_is_rendered_anew() -> None:
     assert c.reads == 2
     assert b'llm_requests_running{model="m",target="t"} 1.0' in first
     assert b'llm_requests_running{model="m",target="t"} 2.0' in second
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.0, 1.0, 3.0, 999999.0, 5e-324, -1e22, 0.1 + 0.2],  # all spelled by repr
+        [0.0, 1e6, 2.0],  # 1e6 needs Go's exponent
+        [1.0, math.inf],
+        [math.nan, 1.0],
+        [1.0, -math.inf],
+        NUMBERS,
+        [],
+    ],
+)
+def test_go_floats_match_prometheus_client(values: list[float]) -> None:
+    assert go_floats(values) == [floatToGoString(v) for v in values]

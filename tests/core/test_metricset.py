@@ -65,3 +65,26 @@ def test_counter_keeps_total_suffix() -> None:
     text = generate_latest(ms).decode()  # type: ignore[arg-type]
     assert "# TYPE llm_prompt_tokens_total counter" in text
     assert 'llm_prompt_tokens_total{model="m",target="a"} 7.0' in text
+
+
+def test_histogram_from_columns_equals_histogram_from_pairs() -> None:
+    """``add_histogram_columns`` stores what ``add_histogram`` stores, sorting bounds given out of order."""
+    pairs = [(0.5, 1.0), (1.0, 3.0), (math.inf, 4.0)]
+    for bounds, counts in [((0.5, 1.0, math.inf), (1.0, 3.0, 4.0)), ((1.0, 0.5, math.inf), (3.0, 1.0, 4.0))]:
+        a, b = MetricSet(), MetricSet()
+        a.add_histogram("llm_request_duration_seconds", {"model": "m", "target": "t"}, pairs, 2.5)
+        b.add_histogram_columns("llm_request_duration_seconds", (("target", "t"), ("model", "m")), bounds, counts, 2.5)
+        assert a.series("llm_request_duration_seconds") == b.series("llm_request_duration_seconds")
+    with pytest.raises(ValueError):
+        MetricSet().add_histogram_columns(
+            "llm_request_duration_seconds", (("target", "t"), ("model", "m")), (1.0,), (1.0,), 0
+        )
+    with pytest.raises(CatalogViolation):
+        MetricSet().add_key("llm_requests_running", (("target", "t"),), 1.0)
+
+
+def test_label_pairs_in_another_order_are_put_in_catalog_order() -> None:
+    ms = MetricSet()
+    ms.add_key("llm_requests_running", (("model", "m"), ("target", "t")), 2.0)
+    assert list(ms.series("llm_requests_running")) == [(("target", "t"), ("model", "m"))]
+    assert ms.get("llm_requests_running", {"target": "t", "model": "m"}) == 2.0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -35,6 +36,8 @@ from ...promtext import HistSeries, LabelKey, Snapshot, canonical
 
 # prometheus_client's default collectors (single-process engines): not about inference.
 PYTHON_RUNTIME = ("python_gc_*", "python_info", "process_*")
+
+_INF = math.inf
 
 FINISH_REASONS = ("stop", "length", "abort", "error", "rejected", "unknown")
 
@@ -302,52 +305,74 @@ def normalise(
     hists: HistParts = {}
     held: set[OutKey] = set()
 
+    # The same upstream label sets recur in every family: their model (and the exported
+    # target/model labels of each model) are worked out once per scrape.
+    model_by_labels: dict[LabelKey, str] = {}
+    base_by_model: dict[str, LabelKey] = {}
+
     for rule in engine.rules:
         if isinstance(rule, SumCountRule):
             _sum_count(rule, snap, engine, target, default_model, hists, admit)
             continue
         if isinstance(rule, LoraInfoRule):
             continue  # after the others: it has no model label of its own
-        mtype = CATALOG[rule.metric].type
+        metric = rule.metric
+        mtype = CATALOG[metric].type
         alt = next((a for a in rule.alternatives if _present(a, snap, mtype == "histogram")), None)
         if alt is None:
             continue
+        ratio = CATALOG[metric].unit == "ratio"
+        reasons = metric == "llm_requests_total"
         for s in alt:
             table: Mapping[LabelKey, HistSeries | float] = (
                 snap.histograms[s.key] if mtype == "histogram" else snap.scalars[s.key]
             )
+            scale, skey, where = s.scale, s.key, s.where
             for labels, value in table.items():
-                if not s.matches(labels):
+                if where and not s.matches(labels):
                     continue
-                model = _model(labels, engine, default_model)
-                if not admit(rule.metric, model):
+                model = model_by_labels.get(labels)
+                if model is None:
+                    model = model_by_labels[labels] = _model(labels, engine, default_model)
+                if model not in res.models and not admit(metric, model):
                     continue
-                out_labels: LabelKey = (("target", target), ("model", model))
-                if rule.metric == "llm_requests_total":
+                out_labels = base_by_model.get(model)
+                if out_labels is None:
+                    out_labels = base_by_model[model] = (("target", target), ("model", model))
+                if reasons:
                     out_labels += (("finish_reason", _reason(rule, labels)),)
                 if rule.keep:
                     kept = dict(labels)
                     if any(up not in kept for up, _ in rule.keep):
                         continue
                     out_labels += tuple((name, kept[up]) for up, name in rule.keep)
-                okey: OutKey = (rule.metric, out_labels)
-                sid: SourceId = (rule.metric, s.key, labels)
+                okey: OutKey = (metric, out_labels)
                 if isinstance(value, HistSeries):  # the histogram table
-                    hists.setdefault(okey, []).append((sid, value, s.scale))
+                    parts = hists.get(okey)
+                    if parts is None:
+                        parts = hists[okey] = []
+                    parts.append(((metric, skey, labels), value, scale))
                 elif mtype == "counter":
-                    why = counter_reject_reason(value)
-                    if why is None:
-                        counters.setdefault(okey, {})[sid] = value * s.scale
+                    if 0.0 <= value < _INF:  # valid (else counter_reject_reason says why)
+                        sources = counters.get(okey)
+                        if sources is None:
+                            sources = counters[okey] = {}
+                        sources[(metric, skey, labels)] = value * scale
                     else:
-                        res.reject(s.key, labels, why)
+                        res.reject(skey, labels, counter_reject_reason(value) or "nan")
                         held.add(okey)
                 else:
-                    gauge_agg[rule.metric] = rule.agg
-                    why = reject_reason(value * s.scale, ratio=CATALOG[rule.metric].unit == "ratio")
+                    gauge_agg[metric] = rule.agg
+                    value *= scale
+                    why = reject_reason(value, ratio=ratio)
                     if why is None:
-                        gauges.setdefault(okey, []).append(value * s.scale)
+                        values = gauges.get(okey)
+                        if values is None:
+                            gauges[okey] = [value]
+                        else:
+                            values.append(value)
                     else:
-                        res.reject(s.key, labels, why)
+                        res.reject(skey, labels, why)
 
     for okey in held - counters.keys():
         if folder.held(okey) is not None:  # every source rejected: keep the last exported value
@@ -355,9 +380,9 @@ def normalise(
     for (metric, labels), values in gauges.items():
         agg = gauge_agg.get(metric, "sum")
         v = sum(values) / len(values) if agg == "mean" else max(values) if agg == "max" else sum(values)
-        out.add(metric, v, dict(labels))
+        out.add_key(metric, labels, v)
     for (metric, labels), sources in counters.items():
-        out.add(metric, folder.update((metric, labels), sources), dict(labels))
+        out.add_key(metric, labels, folder.update((metric, labels), sources))
     for (metric, labels), parts in hists.items():
         _emit_hist(metric, labels, parts, out, folder, res)
     res.dropped_series = len(dropped)
@@ -447,29 +472,44 @@ def _emit_hist(
     folder: CounterFolder,
     res: Result,
 ) -> None:
-    bounds: set[float] | None = None
+    shared: AbstractSet[float] | None = None  # the bounds every usable source has
     usable: list[tuple[SourceId, HistSeries, float]] = []
     for sid, hs, scale in parts:
-        if math.inf not in hs.buckets:
+        buckets = hs.buckets
+        if _INF not in buckets:
             res.warnings.append(f"{sid[1]}: histogram series without a +Inf bucket skipped")
             continue
-        why = _hist_reject_reason(hs)
-        if why is not None:
-            res.reject(sid[1], sid[2], why)
-            continue
+        if not _hist_valid(hs):
+            why = _hist_reject_reason(hs)
+            if why is not None:
+                res.reject(sid[1], sid[2], why)
+                continue
         usable.append((sid, hs, scale))
-        b = set(hs.buckets)
-        bounds = b if bounds is None else bounds & b
-    if not usable or not bounds:
+        keys = buckets.keys()
+        if shared is None:
+            shared = keys
+        elif shared != keys:  # different bounds (rare): keep those they all have
+            shared = shared & keys
+    if not usable or not shared:
         return
-    ordered = sorted(bounds)
+    ordered = tuple(sorted(shared))
     scale0 = usable[0][2]
     sources: dict[Key, tuple[Mapping[float, float], float]] = {
         sid: (hs.buckets, (hs.sum or 0.0) * scale) for sid, hs, scale in usable
     }
     counts, total = folder.update_hist((metric, labels, "hist"), ordered, sources)
-    buckets = [(le if le == math.inf else le * scale0, count) for le, count in zip(ordered, counts, strict=True)]
-    out.add_histogram(metric, dict(labels), buckets, total)
+    bounds = ordered if scale0 == 1.0 else tuple([le if le == _INF else le * scale0 for le in ordered])
+    out.add_histogram_columns(metric, labels, bounds, counts, total)
+
+
+def _hist_valid(hs: HistSeries) -> bool:
+    """The fast test that no bucket, count or sum of ``hs`` is negative, NaN or infinite."""
+    values = hs.buckets.values()
+    # A NaN can fool min() but not sum(); an infinite value makes the sum infinite.
+    if not (min(values) >= 0.0 and math.isfinite(sum(values))):
+        return False
+    count, total = hs.count, hs.sum
+    return (count is None or 0.0 <= count < _INF) and (total is None or 0.0 <= total < _INF)
 
 
 def _hist_reject_reason(hs: HistSeries) -> str | None:
