@@ -10,6 +10,7 @@ with ``enabled: auto`` and no NVML: no series, a successful collection and one l
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -30,16 +31,22 @@ SONAME = "libnvidia-ml.so.1"  # what pynvml loads on Linux
 
 
 def nvml_load_error(library: str | None) -> str | None:
-    """Why libnvidia-ml cannot be loaded (as pynvml, or ``nvml.preload`` for ``library``), or None."""
+    """Why libnvidia-ml cannot be loaded (as pynvml, or ``nvml.preload`` for ``library``), or None.
+
+    A library that loads stays loaded: the binding's own ``dlopen`` then finds it at once.
+    """
     if sys.platform.startswith("win") and not library:
         return None  # pynvml searches its own Windows paths: let the binding decide
-    import ctypes
-
+    mode = os.RTLD_GLOBAL if library else os.RTLD_LOCAL  # as nvml.preload / ctypes.CDLL load it
     try:
-        if library:
-            ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
+        try:
+            from _ctypes import dlopen  # what ctypes.CDLL calls, without building the ctypes module
+        except ImportError:
+            import ctypes
+
+            ctypes.CDLL(library or SONAME, mode=mode)
         else:
-            ctypes.CDLL(SONAME)
+            dlopen(library or SONAME, mode)
     except OSError as exc:
         return str(exc) or type(exc).__name__
     return None
