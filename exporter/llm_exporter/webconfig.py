@@ -65,6 +65,8 @@ _HEADER_VALUES = {"X-Frame-Options": ("deny", "sameorigin"), "X-Content-Type-Opt
 
 @dataclass(frozen=True)
 class TlsServerConfig:
+    """``tls_server_config``: the server certificate, client certificate checks, TLS versions."""
+
     cert_file: str | None = field(default=None, metadata={"path": True})
     key_file: str | None = field(default=None, metadata={"path": True})
     cert: str | None = None
@@ -104,6 +106,8 @@ class TlsServerConfig:
 
 @dataclass(frozen=True)
 class HttpServerConfig:
+    """``http_server_config``: extra response headers (HTTP/2 is not served)."""
+
     http2: bool | None = None  # the toolkit's default is true; warned about only when set to true
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -127,6 +131,8 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class WebConfig:
+    """The whole web config file (exporter-toolkit format); the default is plain HTTP, no auth."""
+
     tls_server_config: TlsServerConfig | None = None
     http_server_config: HttpServerConfig = field(default_factory=HttpServerConfig)
     basic_auth_users: dict[str, str] = field(default_factory=dict)
