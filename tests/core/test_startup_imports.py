@@ -17,7 +17,7 @@ from typing import Any
 SCRIPT = Path(__file__).resolve().parents[1] / "startup_modules.py"
 
 # Never needed by the embedded default (no queues, no basic auth, no probe, no process, no TLS).
-NOT_FOR_DEFAULT = ("redis", "bcrypt", "psutil", "requests", "celery", "kombu")
+NOT_FOR_DEFAULT = ("redis", "bcrypt", "psutil", "requests", "celery", "kombu", "click")
 # The embedded default is built in code: no YAML parser (a file or a web config needs one).
 NO_YAML = ("yaml", "llm_exporter.configschema")
 
