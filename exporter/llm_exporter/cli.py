@@ -81,18 +81,22 @@ def serve(
     """Serve /metrics until SIGTERM; SIGHUP (or POST /-/reload with --web.enable-lifecycle) re-reads the config."""
     from .listen import parse_listen_address
     from .server import ExporterHTTPServer
-    from .webconfig import ignored_settings, load_web_config
 
     logsetup.setup(log_level, log_format)
     config = _load_or_exit(config_file)
     web = None
     if web_config_file:
+        from .webconfig import load_web_config
+
         try:
             web = load_web_config(web_config_file)
         except ConfigError as exc:
             _config_errors_exit(f"web config {web_config_file}", exc.errors)
-    for setting in ignored_settings(web) if web is not None else ():
-        log.warning("web config: %s is accepted but ignored", setting)
+    if web is not None:
+        from .webconfig import ignored_settings
+
+        for setting in ignored_settings(web):
+            log.warning("web config: %s is accepted but ignored", setting)
     try:
         address = parse_listen_address(listen_address)
     except ValueError as exc:

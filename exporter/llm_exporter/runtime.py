@@ -9,9 +9,8 @@ redacted. Reloads run one at a time.
 
 from __future__ import annotations
 
-import gzip
 import logging
-import platform
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +23,9 @@ from .metricset import MetricSet
 from .scrape import Collection, Collector, ScrapeEngine, close_collectors
 
 log = logging.getLogger(__name__)
+
+# platform.python_version() without importing platform: the first word of sys.version ("3.11.7").
+PYTHON_VERSION = sys.version.split()[0]
 
 
 class Runtime:
@@ -130,7 +132,7 @@ class Runtime:
         self._collected.set()
         out = collection.metrics
         self.last_metrics, self.last_collected_at = out, time.time()
-        out.add("llm_exporter_build_info", 1.0, {"version": __version__, "python_version": platform.python_version()})
+        out.add("llm_exporter_build_info", 1.0, {"version": __version__, "python_version": PYTHON_VERSION})
         out.add("llm_exporter_config_last_reload_successful", 1.0 if reload_ok else 0.0)
         out.add("llm_exporter_config_last_reload_success_timestamp_seconds", reload_at)
         return out, (generation, reload_ok, reload_at, collection.key)
@@ -149,6 +151,8 @@ class Runtime:
                     return body
         body = exposition.render(metrics, openmetrics)
         if gzipped:
+            import gzip  # only once a client asks for it
+
             body = gzip.compress(body, compresslevel=5)
         with self._render_lock:
             if key != self._rendered_key:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .basicauth import AuthBusy, BasicAuth
@@ -31,7 +31,9 @@ from .exposition import choose_format
 from .httpconn import DeadlineReader, Limits, ReadClock, body_problem, discard_body
 from .redact import redact
 from .runtime import Runtime
-from .webconfig import WebConfig, allowed_san, ssl_context
+
+if TYPE_CHECKING:
+    from .webconfig import WebConfig  # imported only when a web config file is given
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +55,14 @@ class ExporterHTTPServer(ThreadingHTTPServer):
     ) -> None:
         self.runtime = runtime
         self.enable_lifecycle = enable_lifecycle
-        self.web = web or WebConfig()
-        self.auth = BasicAuth(self.web.basic_auth_users)
-        self.rate = TokenBucket(self.web.rate_limit.interval, self.web.rate_limit.burst)
-        self.tls: ssl.SSLContext | None = (
-            ssl_context(self.web.tls_server_config) if self.web.tls_server_config else None
-        )
+        self.web = web  # None: plain HTTP, no basic auth, no rate limit, no extra headers
+        self.auth = BasicAuth(web.basic_auth_users if web is not None else {})
+        self.rate = TokenBucket(web.rate_limit.interval, web.rate_limit.burst) if web is not None else TokenBucket(0, 0)
+        self.tls: ssl.SSLContext | None = None
+        if web is not None and web.tls_server_config is not None:
+            from .webconfig import ssl_context
+
+            self.tls = ssl_context(web.tls_server_config)
         self.scrape_slots = threading.BoundedSemaphore(max_requests) if max_requests > 0 else None
         self.limits = limits or Limits()
         self.connection_slots = threading.BoundedSemaphore(self.limits.max_connections)
@@ -105,8 +109,9 @@ class ExporterHTTPServer(ThreadingHTTPServer):
             except (ssl.SSLError, OSError) as exc:
                 log.debug("TLS handshake with %s failed: %s", client_address[0], exc)
                 return
-            sans = self.web.tls_server_config.client_allowed_sans if self.web.tls_server_config else []
-            if sans and not allowed_san(request.getpeercert(), sans):
+            web = self.web
+            sans = web.tls_server_config.client_allowed_sans if web is not None and web.tls_server_config else []
+            if sans and not _allowed_san(request.getpeercert(), sans):
                 log.warning("closed a TLS connection from %s: no allowed SAN in its certificate", client_address[0])
                 self.shutdown_request(request)
                 return
@@ -276,7 +281,8 @@ class ExporterHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         if gzip_encoded:
             self.send_header("Content-Encoding", "gzip")
-        for k, v in self.server.web.http_server_config.headers.items():
+        web = self.server.web
+        for k, v in web.http_server_config.headers.items() if web is not None else ():
             self.send_header(k, v)
         self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
@@ -304,6 +310,12 @@ LIFECYCLE_PATHS = frozenset({"/-/reload"})
 # Probes (Kubernetes httpGet, the image's HEALTHCHECK) cannot send credentials without putting
 # them in the pod spec: health and readiness answer without basic auth (they reveal nothing).
 UNAUTHENTICATED_PATHS = frozenset({"/-/healthy", "/-/ready"})
+
+
+def _allowed_san(peer: dict[str, Any] | None, allowed: list[str]) -> bool:
+    from .webconfig import allowed_san  # loaded with the web config that asks for it
+
+    return allowed_san(peer, allowed)
 
 
 class TokenBucket:

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from llm_exporter.runtime import PYTHON_VERSION
+
 SCRIPT = Path(__file__).resolve().parents[1] / "startup_modules.py"
 
 # Never needed by the embedded default (no queues, no basic auth, no probe, no process, no TLS).
 NOT_FOR_DEFAULT = ("redis", "bcrypt", "psutil", "requests", "celery", "kombu", "click")
-# The embedded default is built in code: no YAML parser (a file or a web config needs one).
-NO_YAML = ("yaml", "llm_exporter.configschema")
+# The embedded default is built in code: no YAML parser (a file or a web config needs one), and
+# without --web.config.file no web config module (TLS, basic auth).
+NO_FILES = ("yaml", "llm_exporter.configschema", "llm_exporter.webconfig")
 
 
 def start(config: Path | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -41,7 +45,7 @@ def test_embedded_default_loads_no_binding_it_does_not_use() -> None:
     report = start()
     for package in NOT_FOR_DEFAULT:
         assert not loaded(report, package), f"{package} imported by the embedded default"
-    for package in NO_YAML:
+    for package in NO_FILES:
         assert not loaded(report, package), f"{package} imported without a config file"
     if report["nvml_error"] is not None:  # no libnvidia-ml here: gpu auto stays quiet, without pynvml
         assert not loaded(report, "pynvml")
@@ -63,3 +67,8 @@ def test_a_config_that_uses_a_binding_loads_it(tmp_path: Path) -> None:
     report = start(cfg)
     assert loaded(report, "redis") and loaded(report, "yaml")
     assert not loaded(report, "pynvml") and not loaded(report, "bcrypt")
+
+
+def test_build_info_reports_the_python_version_platform_would() -> None:
+    """``runtime`` reads it from ``sys.version`` so as not to import ``platform`` at start."""
+    assert platform.python_version() == PYTHON_VERSION
