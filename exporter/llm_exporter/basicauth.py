@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -59,6 +58,8 @@ class BasicAuth:
 
     def check(self, user: str, password: str) -> bool:
         """True for valid credentials; raises ``AuthBusy`` when no bcrypt slot frees up in time."""
+        import hashlib  # both only where basic auth is configured (not at every start)
+
         import bcrypt  # already loaded by __init__ when users are configured
 
         secret = password.encode("utf-8", "surrogateescape")

@@ -13,10 +13,12 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .configtypes import ConfigError, Duration, Url, label_name, non_empty, non_negative, positive
+
+if TYPE_CHECKING:
+    from pathlib import Path  # imported where a file is read
 
 __all__ = [
     "Config",
@@ -354,6 +356,8 @@ def load_config(path: str | Path | None, env: dict[str, str] | None = None) -> C
     """Read a config file, or the embedded default when ``path`` is None."""
     if path is None:
         return default_config()
+    from pathlib import Path
+
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

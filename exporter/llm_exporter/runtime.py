@@ -14,13 +14,16 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, exposition, redact
 from .collectors import build_collectors
 from .config import Config, ConfigError, load_config, secret_values
 from .metricset import MetricSet
 from .scrape import Collection, Collector, ScrapeEngine, close_collectors
+
+if TYPE_CHECKING:
+    from pathlib import Path  # imported where a file is read
 
 log = logging.getLogger(__name__)
 
