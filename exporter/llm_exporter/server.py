@@ -17,6 +17,7 @@ import binascii
 import io
 import logging
 import socket
+import socketserver
 import ssl
 import threading
 import time
@@ -71,6 +72,12 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         if host and ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__(address, ExporterHandler)
+
+    def server_bind(self) -> None:
+        """Bind, without ``HTTPServer``'s ``getfqdn`` of the listen address: a reverse DNS lookup at
+        every start (which waits on a slow resolver) for a ``server_name`` that nothing here reads."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Over ``max_connections``: close at once, before any thread or TLS work."""

@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from llm_exporter.runtime import PYTHON_VERSION
+import pytest
+from llm_exporter.config import load_config_text
+from llm_exporter.runtime import PYTHON_VERSION, Runtime
+from llm_exporter.server import ExporterHTTPServer
 
 SCRIPT = Path(__file__).resolve().parents[1] / "startup_modules.py"
 
@@ -47,6 +51,8 @@ def test_embedded_default_loads_no_binding_it_does_not_use() -> None:
         assert not loaded(report, package), f"{package} imported by the embedded default"
     for package in NO_FILES:
         assert not loaded(report, package), f"{package} imported without a config file"
+    # no name resolution through the IDNA codec (bind and discovery use ASCII names as bytes)
+    assert not loaded(report, "encodings.idna")
     if report["nvml_error"] is not None:  # no libnvidia-ml here: gpu auto stays quiet, without pynvml
         assert not loaded(report, "pynvml")
         assert not loaded(report, "llm_exporter.collectors.gpu.collector")
@@ -72,3 +78,19 @@ def test_a_config_that_uses_a_binding_loads_it(tmp_path: Path) -> None:
 def test_build_info_reports_the_python_version_platform_would() -> None:
     """``runtime`` reads it from ``sys.version`` so as not to import ``platform`` at start."""
     assert platform.python_version() == PYTHON_VERSION
+
+
+def test_the_server_binds_without_a_reverse_dns_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``HTTPServer.server_bind`` calls ``socket.getfqdn`` (DNS) on every start; ours does not."""
+
+    def no_dns(name: str = "") -> str:
+        raise AssertionError(f"getfqdn({name!r}) at bind")
+
+    monkeypatch.setattr(socket, "getfqdn", no_dns)
+    runtime = Runtime(None, load_config_text("gpu: {enabled: false}\n"))
+    server = ExporterHTTPServer(("127.0.0.1", 0), runtime)
+    try:
+        assert (server.server_name, server.server_port) == ("127.0.0.1", server.server_address[1])
+    finally:
+        server.server_close()
+        runtime.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import psutil
 from http_upstream import Upstream, fixture, send
 from llm_exporter.collectors.inference import DiscoveryCollector, build
+from llm_exporter.collectors.inference.discovery import open_ports
 from llm_exporter.config import DiscoveryConfig, load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.scrape import Deadline
@@ -118,3 +120,13 @@ def test_discovery_reads_what_answers_and_ignores_the_rest() -> None:
     )
     assert out.get("llm_model_gpu_memory_bytes", {"target": f"127.0.0.1:{oll.port}", "model": "llama3.2:3b"}) == 50
     assert out.has("llm_target_info", target=f"127.0.0.1:{vllm.port}", software="vllm")
+
+
+def test_discovery_tries_every_port_at_once_on_every_address_of_the_host() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port, closed = listener.getsockname()[1], free_port()
+        assert open_ports("127.0.0.1", (closed, port), 1.0) == {port}
+        # "localhost" may resolve to ::1 first: the port still counts, through 127.0.0.1
+        assert open_ports("localhost", (port, closed), 1.0) == {port}
