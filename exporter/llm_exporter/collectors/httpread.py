@@ -137,9 +137,29 @@ class _Adapter(HTTPAdapter):
         return manager
 
 
+class _Session(requests.Session):
+    """Reads the environment (proxies and ``NO_PROXY``, CA bundle) once per URL, not on every
+    request: ``requests`` scans ``os.environ`` several times per request otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[object, ...], dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        mine = (self.verify, self.cert, self.stream, tuple(sorted(self.proxies.items())))
+        key = (url, tuple(sorted((proxies or {}).items())), stream, verify, cert, mine)
+        settings = self._environment.get(key)
+        if settings is None:
+            if len(self._environment) >= 64:  # bounded: a few URLs per target
+                self._environment.clear()
+            settings = dict(super().merge_environment_settings(url, proxies, stream, verify, cert))
+            self._environment[key] = settings
+        return dict(settings)
+
+
 def new_session() -> requests.Session:
     """A session whose reads can be cut at their deadline (use it with ``get``)."""
-    session = requests.Session()
+    session = _Session()
     adapter = _Adapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
