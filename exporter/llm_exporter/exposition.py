@@ -66,13 +66,10 @@ def go_float(value: float) -> str:
 def go_floats(values: Sequence[float]) -> list[str]:
     """``go_float`` of each value; one ``repr`` pass when every value is finite and below 1e6
     (where Go's spelling is Python's), as histogram counts usually are."""
-    if all(map(_BELOW_1E6, values)) and all(map(_ABOVE_NEG_INF, values)):
+    # A finite sum rules out NaN and infinities, and then max() is reliable.
+    if math.isfinite(sum(values)) and max(values, default=0.0) < 1e6:
         return list(map(repr, values))
     return list(map(go_float, values))
-
-
-_BELOW_1E6 = (1e6).__gt__  # False for NaN and +Inf too
-_ABOVE_NEG_INF = (-_INF).__lt__
 
 
 def _le(bound: float) -> str:
@@ -111,9 +108,11 @@ def _histogram_lines(
     texts = les.get(h.bounds)
     if texts is None:
         texts = les[h.bounds] = [_le(le) for le in h.bounds]
-    out.append("".join([f"{head}{le}{tail}{count}\n" for le, count in zip(texts, go_floats(h.counts), strict=True)]))
+    counts = go_floats(h.counts)
+    out.append("".join([f"{head}{le}{tail}{count}\n" for le, count in zip(texts, counts, strict=True)]))
     labels = "{" + ",".join(pairs) + "}" if pairs else ""
-    out.append(f"{name}_count{labels} {go_float(h.count)}\n{name}_sum{labels} {go_float(h.sum)}\n")
+    count = counts[-1] if counts else "0.0"
+    out.append(f"{name}_count{labels} {count}\n{name}_sum{labels} {go_float(h.sum)}\n")
 
 
 def _family(
