@@ -99,18 +99,32 @@ class CounterFolder:
 
         ``sources`` maps each source to (its buckets by bound, its sum); every one of the
         (distinct) ``bounds`` must be in every source's buckets. The same folding as ``update``
-        applied to each bucket and to the sum, with the state kept per histogram as columns
-        aligned with ``bounds``: a source whose buckets all grew or stayed (the common case)
-        is folded with a few whole-column operations instead of one Python step per bucket.
+        applied to each bucket and to the sum, with the state kept per histogram.
+        """
+        layout = tuple(bounds)
+        columns = {
+            sid: (list(buckets.values()) if tuple(buckets) == layout else list(map(buckets.__getitem__, layout)), total)
+            for sid, (buckets, total) in sources.items()
+        }
+        return self.update_hist_columns(key, layout, columns)
+
+    def update_hist_columns(
+        self, key: Key, bounds: tuple[float, ...], sources: Mapping[Key, tuple[list[float], float]]
+    ) -> tuple[list[float], float]:
+        """``update_hist`` with each source's bucket values given as a list aligned with ``bounds``.
+
+        The state is kept as columns aligned with ``bounds``. When every source's buckets grew
+        or stayed (the common case) the histogram is folded with a few whole-column operations
+        (the same additions in the same order as bucket by bucket); otherwise source by source
+        and bucket by bucket.
         """
         with self._lock:
             rnd = self._round
             prev = self._state.get(key)
             st = prev[1] if prev is not None and isinstance(prev[1], _HistState) else _HistState()
             self._state[key] = (0.0, st, rnd)
-            layout = bounds if isinstance(bounds, tuple) else tuple(bounds)
-            if st.bounds != layout:
-                st.relayout(layout)
+            if st.bounds != bounds:
+                st.relayout(bounds)
             st.round = rnd
             ids, lasts = st.ids, st.lasts
             idx: list[int] = []
@@ -118,32 +132,11 @@ class CounterFolder:
                 i = ids.get(sid)
                 if i is None:
                     i = ids[sid] = len(ids)
-                    lasts.append([_INF] * len(layout))
+                    lasts.append([_INF] * len(bounds))
                 idx.append(i)
-            totals = st.totals
-            for i, (buckets, _) in zip(idx, sources.values(), strict=True):
-                # The values in layout order (the upstream's own order, usually: no lookups then).
-                values = list(buckets.values()) if tuple(buckets) == layout else list(map(buckets.__getitem__, layout))
-                last = lasts[i]
-                if values == last:  # unchanged: nothing to add
-                    continue
-                deltas = list(map(_sub, values, last))
-                if min(deltas) >= 0.0:  # every bucket grew (or stayed): total + (value - last)
-                    grown = list(map(_add, totals, deltas))
-                    if math.isfinite(sum(grown)):  # no NaN or infinite value, no overflow
-                        totals = grown
-                        lasts[i] = values
-                        continue
-                for j, value in enumerate(values):  # a reset, a bad value or an overflow somewhere
-                    if not 0.0 <= value < _INF:  # NaN, negative or infinite: counter_reject_reason
-                        continue
-                    before = last[j]
-                    total = totals[j] + (value if value < before else value - before)
-                    if total == _INF:  # the sum overflowed
-                        continue
-                    totals[j] = total
-                    last[j] = value
-            st.totals = totals
+            st.totals = self._fold_columns(
+                st.totals, lasts, list(zip(idx, [v for v, _ in sources.values()], strict=True))
+            )
             entry = st.sum
             if entry is None:
                 entry = st.sum = [0.0, [], rnd]
@@ -161,7 +154,43 @@ class CounterFolder:
                 last[i] = value
             entry[0] = total
             entry[2] = rnd
-            return list(totals), total
+            return list(st.totals), total
+
+    @staticmethod
+    def _fold_columns(
+        totals: list[float], lasts: list[list[float]], columns: list[tuple[int, list[float]]]
+    ) -> list[float]:
+        """The bucket totals after adding each (source position, values) in turn; updates ``lasts``."""
+        grew: list[tuple[int, list[float]]] = []
+        chain: Iterable[float] = totals
+        for i, values in columns:
+            last = lasts[i]
+            if values == last:  # unchanged: nothing to add
+                continue
+            deltas = list(map(_sub, values, last))
+            if not min(deltas) >= 0.0:  # a reset or a bad value: bucket by bucket
+                break
+            grew.append((i, values))
+            chain = map(_add, chain, deltas)  # total + (value - last), source after source
+        else:
+            grown = list(chain)
+            if math.isfinite(sum(grown)):  # no NaN or infinite value, no overflow
+                for i, values in grew:
+                    lasts[i] = values
+                return grown
+        totals = list(totals)
+        for i, values in columns:
+            last = lasts[i]
+            for j, value in enumerate(values):
+                if not 0.0 <= value < _INF:  # NaN, negative or infinite: counter_reject_reason
+                    continue
+                before = last[j]
+                total = totals[j] + (value if value < before else value - before)
+                if total == _INF:  # the sum overflowed
+                    continue
+                totals[j] = total
+                last[j] = value
+        return totals
 
     def _update(self, key: Key, sources: Mapping[Key, float], forget_missing: bool = False) -> float:
         prev = self._state.get(key)

@@ -23,8 +23,8 @@ rejected keeps its last exported value, so the series neither gaps nor goes back
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable, Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -472,44 +472,45 @@ def _emit_hist(
     folder: CounterFolder,
     res: Result,
 ) -> None:
-    shared: AbstractSet[float] | None = None  # the bounds every usable source has
-    usable: list[tuple[SourceId, HistSeries, float]] = []
+    # (source, buckets, their bounds and values in the source's order, scaled sum, scale) of the usable sources
+    usable: list[tuple[SourceId, Mapping[float, float], tuple[float, ...], list[float], float, float]] = []
     for sid, hs, scale in parts:
         buckets = hs.buckets
         if _INF not in buckets:
             res.warnings.append(f"{sid[1]}: histogram series without a +Inf bucket skipped")
             continue
-        if not _hist_valid(hs):
+        values = list(buckets.values())
+        count, total = hs.count, hs.sum
+        # The fast test that nothing is negative, NaN or infinite (a NaN can fool min() but not
+        # sum(); an infinite value makes the sum infinite); the slow one names the reason.
+        if not (
+            min(values) >= 0.0
+            and math.isfinite(sum(values))
+            and (count is None or 0.0 <= count < _INF)
+            and (total is None or 0.0 <= total < _INF)
+        ):
             why = _hist_reject_reason(hs)
             if why is not None:
                 res.reject(sid[1], sid[2], why)
                 continue
-        usable.append((sid, hs, scale))
-        keys = buckets.keys()
-        if shared is None:
-            shared = keys
-        elif shared != keys:  # different bounds (rare): keep those they all have
-            shared = shared & keys
-    if not usable or not shared:
+        usable.append((sid, buckets, tuple(buckets), values, (total or 0.0) * scale, scale))
+    if not usable:
         return
-    ordered = tuple(sorted(shared))
-    scale0 = usable[0][2]
-    sources: dict[Key, tuple[Mapping[float, float], float]] = {
-        sid: (hs.buckets, (hs.sum or 0.0) * scale) for sid, hs, scale in usable
+    # The bounds every usable source has, ascending: usually each source's own, in its order.
+    ordered = usable[0][2]
+    if not (all([u[2] == ordered for u in usable]) and all(map(operator.lt, ordered, ordered[1:]))):
+        shared: set[float] = set(ordered).intersection(*(u[2] for u in usable))
+        ordered = tuple(sorted(shared))
+        if not ordered:
+            return
+    columns: dict[Key, tuple[list[float], float]] = {
+        sid: (values if keys == ordered else list(map(buckets.__getitem__, ordered)), total)
+        for sid, buckets, keys, values, total, _ in usable
     }
-    counts, total = folder.update_hist((metric, labels, "hist"), ordered, sources)
+    counts, total = folder.update_hist_columns((metric, labels, "hist"), ordered, columns)
+    scale0 = usable[0][5]
     bounds = ordered if scale0 == 1.0 else tuple([le if le == _INF else le * scale0 for le in ordered])
     out.add_histogram_columns(metric, labels, bounds, counts, total)
-
-
-def _hist_valid(hs: HistSeries) -> bool:
-    """The fast test that no bucket, count or sum of ``hs`` is negative, NaN or infinite."""
-    values = hs.buckets.values()
-    # A NaN can fool min() but not sum(); an infinite value makes the sum infinite.
-    if not (min(values) >= 0.0 and math.isfinite(sum(values))):
-        return False
-    count, total = hs.count, hs.sum
-    return (count is None or 0.0 <= count < _INF) and (total is None or 0.0 <= total < _INF)
 
 
 def _hist_reject_reason(hs: HistSeries) -> str | None:
