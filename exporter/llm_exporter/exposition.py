@@ -101,15 +101,24 @@ def _histogram_lines(
 ) -> None:
     """The lines of one histogram; ``les`` keeps the ``le`` texts of each set of bounds during one render."""
     pairs = _pairs(key)
-    # Where ``le`` falls among the sorted label names, so each bucket line is a concatenation.
-    at = sum(1 for k, _ in key if k < "le")
-    head = name + "_bucket{" + "".join(p + "," for p in pairs[:at]) + 'le="'
-    tail = '"' + "".join("," + p for p in pairs[at:]) + "} "
+    # Where ``le`` falls among the sorted label names: each bucket line is head, le, tail, count.
+    at = sum([k < "le" for k, _ in key])
+    head = name + "_bucket{" + "".join([p + "," for p in pairs[:at]]) + 'le="'
+    tail = '"' + "".join(["," + p for p in pairs[at:]]) + "} "
     texts = les.get(h.bounds)
     if texts is None:
         texts = les[h.bounds] = [_le(le) for le in h.bounds]
     counts = go_floats(h.counts)
-    out.append("".join([f"{head}{le}{tail}{count}\n" for le, count in zip(texts, counts, strict=True)]))
+    n = len(counts)
+    if n:
+        # head + (le, tail, count, newline + head) per bucket, the last newline without a head.
+        parts = [tail] * (4 * n)
+        parts[0::4] = texts
+        parts[2::4] = counts
+        parts[3::4] = ["\n" + head] * n
+        parts[-1] = "\n"
+        out.append(head)
+        out.append("".join(parts))
     labels = "{" + ",".join(pairs) + "}" if pairs else ""
     count = counts[-1] if counts else "0.0"
     out.append(f"{name}_count{labels} {count}\n{name}_sum{labels} {go_float(h.sum)}\n")
