@@ -50,7 +50,7 @@ class ParseCache:
         # The shape of the last body read by the careful parser; the template of that shape,
         # made once a second body had it (``promtemplate``), for the parser settings in
         # ``template_key``; the (shape, settings) a template was last made (or tried) for.
-        self.last_shape = b""
+        self.last_shape: int | None = None
         self.template: Template | None = None
         self.template_key: tuple[object, ...] = ()
         self.tried: tuple[object, ...] = ()

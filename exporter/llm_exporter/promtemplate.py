@@ -21,7 +21,6 @@ that do not parse, over-long lines and any other surprise fall back to the caref
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from operator import itemgetter
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 # " <value>\n": a line's last token. Between two matches nothing matches again, so the
 # pieces (the shape) never hold " \n", which makes " \n" a safe separator to hash them with.
 _LAST_TOKEN = re.compile(rb" ([^ \n]*)\n")
-_HASH_BATCH = 8192
 
 # (family, label set, bound, part, sum?, count?) as recorded by ``Template``.
 ScalarPlan = tuple[str, tuple[LabelKey, ...]]
@@ -51,14 +49,14 @@ def split(body: bytes) -> list[bytes] | None:
     return _LAST_TOKEN.split(body)
 
 
-def shape_of(parts: Sequence[bytes]) -> bytes:
-    """A digest of everything but the last tokens (pieces joined by ``" \\n"``)."""
-    h = hashlib.sha1(usedforsecurity=False)
-    pieces = parts[0::2]
-    for i in range(0, len(pieces), _HASH_BATCH):
-        h.update(b" \n".join(pieces[i : i + _HASH_BATCH]))
-        h.update(b" \n")
-    return h.digest()
+def shape_of(parts: Sequence[bytes]) -> int:
+    """A hash of everything but the last tokens (pieces joined by ``" \\n"``).
+
+    Python's keyed 64-bit string hash: two shapes of one target colliding is a 2**-64 event,
+    and an upstream cannot aim for it (the key is per process), nor would it gain anything
+    it could not get by writing other values.
+    """
+    return hash(b" \n".join(parts[0::2]))
 
 
 def _getter(indexes: list[int]) -> Callable[[Sequence[bytes]], tuple[bytes, ...]]:
@@ -76,7 +74,7 @@ class Template:
 
     def __init__(
         self,
-        shape: bytes,
+        shape: int,
         nparts: int,
         values: list[int],
         comments: list[int],
@@ -99,13 +97,16 @@ class Template:
         self._longest_piece_line = max((len(x) for p in parts[0::2] for x in p.split(b"\n")), default=0)
         self._max_line = max_line
 
-    def read(self, body: bytes, parts: Sequence[bytes]) -> Snapshot | None:
-        """The snapshot of ``body`` (split into ``parts``), or None if it does not fit."""
+    def read(self, body: bytes, parts: Sequence[bytes], lines_checked: bool = False) -> Snapshot | None:
+        """The snapshot of ``body`` (split into ``parts``), or None if it does not fit.
+
+        ``lines_checked``: the caller already knows no line is longer than ``max_line``.
+        """
         if len(parts) != self.nparts or self._comments(parts) != self._comment_text:
             return None
         if shape_of(parts) != self.shape:
             return None
-        if self._longest_piece_line + 1 + max(map(len, parts[1::2]), default=0) > self._max_line:
+        if not lines_checked and self._longest_piece_line + 1 + max(map(len, parts[1::2]), default=0) > self._max_line:
             return None  # maybe a line over the limit: let the careful parser say which
         if not body.isascii():
             try:
@@ -138,7 +139,7 @@ class Template:
         return snap
 
 
-def learn(parser: Parser, parts: Sequence[bytes], shape: bytes, snap: Snapshot) -> Template | None:
+def learn(parser: Parser, parts: Sequence[bytes], shape: int, snap: Snapshot) -> Template | None:
     """A template for bodies shaped like the one ``parser`` just read into ``snap``, or None."""
     where = _locate(parser, parts)
     if where is None:

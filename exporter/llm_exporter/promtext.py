@@ -88,6 +88,7 @@ class Parser(CarefulPath):
         self._held: list[bytes] | None = [] if self.max_held > 0 else None
         self._held_run = 0  # bytes since the last newline of the held chunks
         self._held_lines = 0
+        self._held_chunk = 0  # the longest held chunk
         self._key = (frozenset(self._want_scalar), frozenset(self._want_hist), max_samples, max_family_series, max_line)
 
     # -- input -----------------------------------------------------------------------
@@ -99,6 +100,7 @@ class Parser(CarefulPath):
         if held is not None:  # a body small enough to hold: read at close (maybe by its template)
             data = chunk if isinstance(chunk, bytes) else bytes(chunk)
             held.append(data)
+            self._held_chunk = max(self._held_chunk, len(data))
             # The unfinished line's length, so that an endless line is refused as early as when
             # streaming (exact for chunks up to max_line; longer ones are checked at close).
             nl = data.find(b"\n")
@@ -158,7 +160,9 @@ class Parser(CarefulPath):
         parts = promtemplate.split(body)
         cache = self.cache
         if parts is not None and cache.template is not None and cache.template_key == self._key:
-            snap = cache.template.read(body, parts)
+            # While held, every line that spans chunks was measured; a line inside one chunk
+            # is no longer than the chunk: no line is too long if no chunk was.
+            snap = cache.template.read(body, parts, lines_checked=self._held_chunk <= self.max_line)
             if snap is not None:
                 cache.template_reads += 1
                 self.snap = snap

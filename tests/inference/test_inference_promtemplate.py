@@ -19,11 +19,15 @@ from llm_exporter.promtext import ParseCache, Parser, PromTextError, Snapshot
 from test_inference_parser_fuzz import HIST, VALUE, WANT, exposition_line
 
 
-def _read(body: bytes, cache: ParseCache | None, max_held: int = 1 << 20, max_line: int = 200) -> Snapshot | str:
+def _read(
+    body: bytes, cache: ParseCache | None, max_held: int = 1 << 20, max_line: int = 200, chunk: int = 7
+) -> Snapshot | str:
+    """Parse ``body`` fed in ``chunk``-byte pieces (pieces longer than ``max_line`` leave the
+    template to check line lengths itself)."""
     parser = Parser(WANT, HIST, max_samples=50, max_bytes=10_000, max_line=max_line, cache=cache, max_held=max_held)
     try:
-        for i in range(0, len(body), 7):
-            parser.feed(body[i : i + 7])
+        for i in range(0, len(body), chunk):
+            parser.feed(body[i : i + chunk])
         return parser.close()
     except PromTextError:
         return "error"
@@ -73,7 +77,9 @@ def test_a_templated_read_equals_a_fresh_careful_read(lines: list[str], data: st
             st.binary(max_size=200),
         )
     )
-    assert _norm(_read(third, cache)) == _norm(_read(third, None, max_held=0))
+    assert _norm(_read(third, cache, chunk=data.draw(st.sampled_from([7, 10_000])))) == _norm(
+        _read(third, None, max_held=0)
+    )
 
 
 VLLM_LINES = [
@@ -151,6 +157,7 @@ def test_a_templated_body_with_a_bad_value_is_the_careful_parsers_error() -> Non
     assert _read(bad, cache) == "error"
     long_value = _vllm(rng).replace(b"} ", b"} " + b"1" * 300, 1)  # a line over max_line=200
     assert _read(long_value, cache) == "error"
+    assert _read(long_value, cache, chunk=len(long_value)) == "error"  # one chunk: checked by the template
     unwanted_invalid = _vllm(rng).replace(
         b'_created{model_name="m",engine="0"} ', b'_created{model_name="m",engine="0"} \xff', 1
     )
