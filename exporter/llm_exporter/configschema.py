@@ -57,9 +57,16 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0
 
 
 class _Ctx:
-    def __init__(self, env: Mapping[str, str], base_dir: Path, secrets: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        base_dir: Path,
+        secrets: set[str] | None = None,
+        names: Mapping[str, Any] | None = None,
+    ) -> None:
         self.env = env
         self.base_dir = base_dir
+        self.names = names  # more names the classes' string annotations use (see ``load``)
         self.errors: list[str] = []
         self.secrets: set[str] = (
             set() if secrets is None else secrets
@@ -70,9 +77,20 @@ class _Ctx:
         self.errors.append(redact(f"{path or '<root>'}: {msg}{where}"))
 
 
-def load(text: str, cls: type[T], *, env: Mapping[str, str] | None = None, base_dir: Path | None = None) -> T:
-    """Parse ``text`` into an instance of the dataclass ``cls`` or raise ``ConfigError``."""
-    ctx = _Ctx(os.environ if env is None else env, base_dir or Path.cwd())
+def load(
+    text: str,
+    cls: type[T],
+    *,
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    names: Mapping[str, Any] | None = None,
+) -> T:
+    """Parse ``text`` into an instance of the dataclass ``cls`` or raise ``ConfigError``.
+
+    ``names``: classes that annotations refer to without their module importing them (the
+    config's target sections, defined in a module loaded only when a file is read).
+    """
+    ctx = _Ctx(os.environ if env is None else env, base_dir or Path.cwd(), names=names)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is None:
@@ -173,7 +191,7 @@ def _convert_union(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
     for option in options:
         if option is type(None):
             continue
-        trial = _Ctx(ctx.env, ctx.base_dir, ctx.secrets)
+        trial = _Ctx(ctx.env, ctx.base_dir, ctx.secrets, ctx.names)
         value = _convert(node, option, path, trial)
         if not trial.errors:
             return value
@@ -191,7 +209,7 @@ def _convert_dataclass(node: yaml.Node, cls: type, path: str, ctx: _Ctx) -> Any:
     if not isinstance(node, yaml.MappingNode):
         ctx.error(path, node, "must be a mapping")
         return _MISSING
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = typing.get_type_hints(cls, localns=ctx.names, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     secrets = {f"{n}_file": n for n, f in fields.items() if f.metadata.get("secret")}
     given: dict[str, yaml.Node] = {}
@@ -263,7 +281,7 @@ def _convert_dataclass(node: yaml.Node, cls: type, path: str, ctx: _Ctx) -> Any:
 
 def _convert_secret(node: yaml.Node, tp: Any, path: str, ctx: _Ctx) -> Any:
     """A secret field: the same conversion, but no error message may show the value."""
-    trial = _Ctx(ctx.env, ctx.base_dir, ctx.secrets)
+    trial = _Ctx(ctx.env, ctx.base_dir, ctx.secrets, ctx.names)
     value = _convert(node, tp, path, trial)
     if isinstance(value, str):
         ctx.secrets.add(value)

@@ -25,9 +25,9 @@ SCRIPT = Path(__file__).resolve().parents[1] / "startup_modules.py"
 
 # Never needed by the embedded default (no queues, no basic auth, no probe, no process, no TLS).
 NOT_FOR_DEFAULT = ("redis", "bcrypt", "psutil", "requests", "celery", "kombu", "click")
-# The embedded default is built in code: no YAML parser (a file or a web config needs one), and
-# without --web.config.file no web config module (TLS, basic auth).
-NO_FILES = ("yaml", "llm_exporter.configschema", "llm_exporter.webconfig")
+# The embedded default is built in code: no YAML parser (a file or a web config needs one), no
+# target sections of the schema (no targets), and without --web.config.file no web config module.
+NO_FILES = ("yaml", "llm_exporter.configschema", "llm_exporter.webconfig", "llm_exporter.configtargets")
 
 
 def start(config: Path | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:

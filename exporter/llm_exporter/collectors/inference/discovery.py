@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ...config import DiscoveryConfig, InferenceTarget
+from ...config import DiscoveryConfig
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown, close_collectors
 from ..base import BaseCollector
@@ -100,6 +100,7 @@ class DiscoveryCollector(BaseCollector[DiscoveryConfig]):
         for port in self.ports:
             if port in answering:
                 if port not in self._readers:
+                    from ...configtargets import InferenceTarget
                     from .collector import InferenceCollector  # the HTTP stack, once a port answers
 
                     target = InferenceTarget(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...config import Config, QueueTarget
+from ...config import Config
 from ...scrape import Collector
+
+if TYPE_CHECKING:
+    from ...configtargets import QueueTarget
 
 __all__ = ["NatsQueueCollector", "RabbitMQQueueCollector", "RedisQueueCollector", "build", "build_one"]
 
