@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import threading
@@ -37,11 +36,17 @@ class LogfmtFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        import json  # only with --log.format=json
+
+        self._dumps = json.dumps
+
     def format(self, record: logging.LogRecord) -> str:
         doc = {"ts": _ts(record), "level": _level(record), "logger": record.name, "msg": redact(record.getMessage())}
         if record.exc_info:
             doc["exc"] = redact(self.formatException(record.exc_info))
-        return json.dumps(doc, ensure_ascii=False)
+        return self._dumps(doc, ensure_ascii=False)
 
 
 def _quote(v: str) -> str:
