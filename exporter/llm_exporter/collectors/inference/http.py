@@ -27,7 +27,7 @@ def fetch_metrics(
         if "html" in ctype or "json" in ctype:
             raise TargetDown(f"{url} answered {ctype.split(';')[0]}, not Prometheus text")
         try:
-            for chunk in body(resp, url, parser.max_bytes):
+            for chunk in body(resp, url, parser.max_bytes, whole=parser.max_held):
                 parser.feed(chunk)
             snap = parser.close()
         except PromTextError as exc:
