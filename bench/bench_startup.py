@@ -17,7 +17,8 @@ folder for a before/after comparison on the same machine in the same run.
 The packages' bytecode is written first (``compileall``), as ``pip install`` does: an installed
 exporter (the container image) never compiles its sources at start, while a checkout run with
 ``PYTHONDONTWRITEBYTECODE=1`` would compile every module on every start. ``--no-compile``
-measures that instead.
+measures that instead: it removes the packages' ``__pycache__`` folders first (with
+``PYTHONDONTWRITEBYTECODE=1`` every start then compiles the package's sources).
 
     python bench/bench_startup.py [--runs 7] [--against /tmp/before/exporter] [--no-compile]
 """
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import glob
 import http.client
 import importlib.util
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -99,11 +102,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--against", metavar="DIR", help="also start the llm_exporter package found in DIR")
-    ap.add_argument("--no-compile", action="store_true", help="do not write the packages' bytecode first")
+    ap.add_argument("--no-compile", action="store_true", help="remove the packages' bytecode first")
     args = ap.parse_args()
-    if not args.no_compile:
-        for search in [None, args.against] if args.against else [None]:
-            compileall.compile_dir(package_dir(search), quiet=1)
+    for search in [None, args.against] if args.against else [None]:
+        folder = package_dir(search)
+        if not args.no_compile:
+            compileall.compile_dir(folder, quiet=1)
+            continue
+        for cache in glob.glob(os.path.join(folder, "**", "__pycache__"), recursive=True):
+            shutil.rmtree(cache)
     ours: list[tuple[float, float]] = []
     base: list[tuple[float, float]] = []
     other: list[tuple[float, float]] = []
@@ -127,7 +134,12 @@ def main() -> None:
     b_start, b_rss = statistics.median(s for s, _ in base), statistics.median(r for _, r in base)
     mib = 2**20
     print(f"startup and idle memory: median of {args.runs} interleaved starts each", end="")
-    print(" (sources compiled at every start)" if args.no_compile else " (bytecode written first, as pip does)")
+    if not args.no_compile:
+        print(" (bytecode written first, as pip does)")
+    elif os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print(" (no bytecode: sources compiled at every start)")
+    else:
+        print(" (bytecode removed first, then written by the first start)")
     print(f"{'':44}{'ready ms':>10}{'idle RSS MiB':>14}")
     print(f"{'llm-exporter, embedded default':44}{o_start * 1e3:>10.0f}{o_rss / mib:>14.1f}")
     if other:
