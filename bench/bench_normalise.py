@@ -3,7 +3,8 @@
 Builds a vLLM V1 ``/metrics`` body (``payloads.vllm_body``, 8 models x 4 engines by default:
 11,616 samples), then for each iteration parses it (not timed, with the target's label cache,
 as in the steady state of a running exporter), makes every counter and histogram grow (a busy
-server: each scrape sees new values) and times with ``time.process_time``:
+server: each scrape sees new values; ``--static`` keeps them, like an idle server or
+``bench_scrape.py``'s fixed bodies) and times with ``time.process_time``:
 
 - normalise: ``mapping.normalise`` of the snapshot into a fresh ``MetricSet`` (the same
   ``CounterFolder`` throughout, as the collector keeps it);
@@ -39,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def measure(iterations: int, models: int, engines: int) -> dict[str, float | str | int]:
+def measure(iterations: int, models: int, engines: int, static: bool) -> dict[str, float | str | int]:
     """Median CPU seconds of normalise, render and the prometheus_client baseline, per scrape."""
     from llm_exporter.collectors.inference.mapping import normalise
     from llm_exporter.collectors.inference.vllm import VLLM
@@ -82,7 +83,8 @@ def measure(iterations: int, models: int, engines: int) -> dict[str, float | str
     series = 0
     for i in range(iterations + 2):  # the first two warm the caches and the folder
         snap = snapshot()
-        grow(snap, i)
+        if not static:
+            grow(snap, i)
         samples = snap.samples
         out = MetricSet()
         t0 = time.process_time()
@@ -110,7 +112,7 @@ def measure(iterations: int, models: int, engines: int) -> dict[str, float | str
 def child(src: Path, args: argparse.Namespace) -> dict[str, float | str | int]:
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=os.pathsep.join([str(src), str(HERE)]))
     cmd = [sys.executable, __file__, "--child", "--iterations", str(args.iterations)]
-    cmd += ["--models", str(args.models), "--engines", str(args.engines)]
+    cmd += ["--models", str(args.models), "--engines", str(args.engines)] + (["--static"] if args.static else [])
     done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
     result: dict[str, float | str | int] = json.loads(done.stdout)
     return result
@@ -134,17 +136,19 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=40)
     ap.add_argument("--models", type=int, default=8)
     ap.add_argument("--engines", type=int, default=4)
+    ap.add_argument("--static", action="store_true", help="the same values every scrape (an idle server)")
     ap.add_argument("--against", metavar="REV", help="git revision to compare with (interleaved child processes)")
     ap.add_argument("--rounds", type=int, default=5, help="alternations of old and new with --against")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(measure(args.iterations, args.models, args.engines)))
+        print(json.dumps(measure(args.iterations, args.models, args.engines, args.static)))
         return
     new_src = ROOT / "exporter"
+    kind = ", values unchanged between scrapes" if args.static else ", values growing every scrape"
     if not args.against:
         r = child(new_src, args)
-        print(f"vLLM body: {r['samples']} samples, {r['series']} series out; median of {args.iterations} scrapes")
+        print(f"vLLM body: {r['samples']} samples, {r['series']} series out; median of {args.iterations} scrapes{kind}")
         print(f"{'':<52}{'ms/scrape':>10}{'us/sample':>11}")
         print(line("normalise (mapping.normalise)", r, "normalise"))
         print(line("render (exposition.render)", r, "render"))
@@ -170,7 +174,7 @@ def main() -> None:
     same = {r["sha256"] for rs in runs.values() for r in rs}
     print(
         f"vLLM body: {med['new']['samples']} samples, {med['new']['series']} series out; "
-        f"medians of {args.rounds} interleaved rounds x {args.iterations} scrapes; old = {args.against}"
+        f"{args.rounds} interleaved rounds x {args.iterations} scrapes{kind}; old = {args.against}"
     )
     for title, figures in (("median of the rounds", med), ("best round", best)):
         print(f"{title:<52}{'ms/scrape':>10}{'us/sample':>11}")
