@@ -108,6 +108,12 @@ class CounterFolder:
         }
         return self.update_hist_columns(key, layout, columns)
 
+    def hist_bounds(self, key: Key) -> tuple[float, ...]:
+        """The bounds of the last ``update_hist`` of ``key`` (empty if none)."""
+        with self._lock:
+            prev = self._state.get(key)
+            return prev[1].bounds if prev is not None and isinstance(prev[1], _HistState) else ()
+
     def update_hist_columns(
         self, key: Key, bounds: tuple[float, ...], sources: Mapping[Key, tuple[list[float], float]]
     ) -> tuple[list[float], float]:

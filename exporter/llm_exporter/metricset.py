@@ -142,6 +142,10 @@ class MetricSet:
         spec = self._spec(name)
         return self._series.get(name, {}).get(self._key(spec, labels or {}))
 
+    def get_key(self, name: str, key: LabelKey) -> float | Histogram | None:
+        """``get`` with the labels as (name, value) pairs."""
+        return self._series.get(name, {}).get(self._key_of_pairs(self._spec(name), key))
+
     def series(self, name: str) -> dict[LabelKey, float | Histogram]:
         return dict(self._series.get(name, {}))
 

@@ -364,15 +364,15 @@ def normalise(
                 else:
                     gauge_agg[metric] = rule.agg
                     value *= scale
-                    why = reject_reason(value, ratio=ratio)
-                    if why is None:
+                    # Finite (NaN fails both comparisons) and, for a ratio, within 0-1; else reject_reason says why.
+                    if (0.0 <= value <= 1.0) if ratio else (-_INF < value < _INF):
                         values = gauges.get(okey)
                         if values is None:
                             gauges[okey] = [value]
                         else:
                             values.append(value)
                     else:
-                        res.reject(skey, labels, why)
+                        res.reject(skey, labels, reject_reason(value, ratio=ratio) or "nan")
 
     for okey in held - counters.keys():
         if folder.held(okey) is not None:  # every source rejected: keep the last exported value
@@ -391,13 +391,14 @@ def normalise(
             only = next(iter(res.models)) if len(res.models) == 1 else default_model
             _lora(rule, snap, out, target, only)
     # Pre-create the engine's other finish reasons at 0 for models that report outcomes.
-    with_outcomes = {dict(k[1])["model"] for k in counters if k[0] == "llm_requests_total"}
+    with_outcomes = {labels[1][1] for metric, labels in counters if metric == "llm_requests_total"}
     if with_outcomes:
+        reasons_of_engine = _reasons_of(engine)
         for model in with_outcomes:
-            for reason in _reasons_of(engine):
-                lab = {"target": target, "model": model, "finish_reason": reason}
-                if out.get("llm_requests_total", lab) is None:
-                    out.add("llm_requests_total", 0.0, lab)
+            for reason in reasons_of_engine:
+                key = (("target", target), ("model", model), ("finish_reason", reason))
+                if out.get_key("llm_requests_total", key) is None:
+                    out.add_key("llm_requests_total", key, 0.0)
     return res
 
 
@@ -496,20 +497,39 @@ def _emit_hist(
         usable.append((sid, buckets, tuple(buckets), values, (total or 0.0) * scale, scale))
     if not usable:
         return
-    # The bounds every usable source has, ascending: usually each source's own, in its order.
-    ordered = usable[0][2]
-    if not (all([u[2] == ordered for u in usable]) and all(map(operator.lt, ordered, ordered[1:]))):
-        shared: set[float] = set(ordered).intersection(*(u[2] for u in usable))
-        ordered = tuple(sorted(shared))
-        if not ordered:
+    # The bounds every usable source has, ascending: usually each source's own, in its order,
+    # and the same as in the last scrape (then known to be ascending).
+    hkey = (metric, labels, "hist")
+    first = usable[0][2]
+    if all([u[2] == first for u in usable]):
+        last = folder.hist_bounds(hkey)
+        if first == last or all(map(operator.lt, first, first[1:])):
+            ordered = last if first == last else first
+            columns: dict[Key, tuple[list[float], float]] = {sid: (v, total) for sid, _, _, v, total, _ in usable}
+            _add_hist(metric, labels, ordered, columns, usable[0][5], out, folder)
             return
-    columns: dict[Key, tuple[list[float], float]] = {
-        sid: (values if keys == ordered else list(map(buckets.__getitem__, ordered)), total)
-        for sid, buckets, keys, values, total, _ in usable
-    }
+    ordered = tuple(sorted(set(first).intersection(*(u[2] for u in usable))))
+    if ordered:
+        columns = {
+            sid: (values if keys == ordered else list(map(buckets.__getitem__, ordered)), total)
+            for sid, buckets, keys, values, total, _ in usable
+        }
+        _add_hist(metric, labels, ordered, columns, usable[0][5], out, folder)
+
+
+def _add_hist(
+    metric: str,
+    labels: LabelKey,
+    ordered: tuple[float, ...],
+    columns: Mapping[Key, tuple[list[float], float]],
+    scale: float,
+    out: MetricSet,
+    folder: CounterFolder,
+) -> None:
+    """Fold the sources' ``columns`` (bucket values aligned with the ascending ``ordered`` bounds)
+    and add the histogram, bounds scaled by ``scale``."""
     counts, total = folder.update_hist_columns((metric, labels, "hist"), ordered, columns)
-    scale0 = usable[0][5]
-    bounds = ordered if scale0 == 1.0 else tuple([le if le == _INF else le * scale0 for le in ordered])
+    bounds = ordered if scale == 1.0 else tuple([le if le == _INF else le * scale for le in ordered])
     out.add_histogram_columns(metric, labels, bounds, counts, total)
 
 
