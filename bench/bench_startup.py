@@ -20,7 +20,11 @@ exporter (the container image) never compiles its sources at start, while a chec
 measures that instead: it removes the packages' ``__pycache__`` folders first (with
 ``PYTHONDONTWRITEBYTECODE=1`` every start then compiles the package's sources).
 
-    python bench/bench_startup.py [--runs 7] [--against /tmp/before/exporter] [--no-compile]
+``--instructions`` adds one start of each under valgrind's callgrind and prints the instructions
+each process runs from exec until ready (ended by SIGUSR1, whose default action stops either
+process without cleanup): a count that other load on the machine does not change.
+
+    python bench/bench_startup.py [--runs 7] [--against /tmp/before/exporter] [--no-compile] [--instructions]
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ import glob
 import http.client
 import importlib.util
 import os
+import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import psutil
@@ -88,6 +95,31 @@ def one(cmd: list[str], port: int, ready_path: str, env: dict[str, str] | None =
         proc.wait(10)
 
 
+def instructions(cmd: list[str], port: int, ready_path: str, env: dict[str, str] | None = None) -> int:
+    """Instructions (callgrind's Ir) one start of ``cmd`` runs from exec until ``ready_path`` answers 200."""
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=env,
+        )
+        t0 = time.perf_counter()
+        try:
+            while not ok(port, ready_path):
+                if proc.poll() is not None or time.perf_counter() - t0 > 600:
+                    raise SystemExit(f"{cmd[:3]} under valgrind: exited or not ready after 600 s")
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGUSR1)
+            proc.wait(120)
+        log.seek(0)
+        found = re.search(r"Collected : (\d+)", log.read())
+    if found is None:
+        raise SystemExit("callgrind printed no instruction count")
+    return int(found.group(1))
+
+
 def package_dir(search: str | None) -> str:
     """The folder of the ``llm_exporter`` package found first (in ``search``, else as imported here)."""
     if search:
@@ -103,6 +135,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--against", metavar="DIR", help="also start the llm_exporter package found in DIR")
     ap.add_argument("--no-compile", action="store_true", help="remove the packages' bytecode first")
+    ap.add_argument("--instructions", action="store_true", help="also count instructions to ready (valgrind)")
     args = ap.parse_args()
     for search in [None, args.against] if args.against else [None]:
         folder = package_dir(search)
@@ -123,6 +156,9 @@ def main() -> None:
         p = free_port()
         cmd = [sys.executable, "-m", "llm_exporter", f"--web.listen-address=127.0.0.1:{p}", "--log.level=error"]
         return one(cmd, p, "/-/ready", env)
+
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
 
     for _ in range(args.runs):
         ours.append(exporter())
@@ -150,6 +186,28 @@ def main() -> None:
     print(f"{'ratio':44}{o_start / b_start:>10.2f}{o_rss / b_rss:>14.2f}")
     verdict = "OK" if o_start <= 0.150 and o_rss <= 32 * mib else "ABOVE GOAL"
     print(f"goals: ready <= 150 ms, idle RSS <= 32 MiB: {verdict}")
+    if args.instructions:
+        print_instructions(args.against, other_env)
+
+
+def print_instructions(against: str | None, other_env: dict[str, str] | None) -> None:
+    """One start of each under callgrind: instructions from exec until ready."""
+
+    def ours(env: dict[str, str] | None = None) -> int:
+        p = free_port()
+        cmd = [sys.executable, "-m", "llm_exporter", f"--web.listen-address=127.0.0.1:{p}", "--log.level=error"]
+        return instructions(cmd, p, "/-/ready", env)
+
+    p = free_port()
+    base = instructions([sys.executable, "-c", BASELINE, str(p)], p, "/metrics")
+    mine = ours()
+    print("\ninstructions from exec until ready (valgrind callgrind, one start each, millions):")
+    print(f"{'llm-exporter, embedded default':44}{mine / 1e6:>10.0f}")
+    if against and other_env is not None:
+        label = f"  the same, from {against}"[:43]
+        print(f"{label:44}{ours(other_env) / 1e6:>10.0f}")
+    print(f"{'baseline plain prometheus_client exporter':44}{base / 1e6:>10.0f}")
+    print(f"{'ratio':44}{mine / base:>10.2f}")
 
 
 if __name__ == "__main__":
