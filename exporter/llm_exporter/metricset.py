@@ -67,8 +67,7 @@ class Histogram:
         return cls.of(list(zip(bounds, counts, strict=True)), sum_value)
 
 
-def _bound(bucket: tuple[float, float]) -> float:
-    return bucket[0]
+_bound = _name = operator.itemgetter(0)  # of a (bound, count) bucket, of a (name, value) label pair
 
 
 class MetricSet:
@@ -190,8 +189,11 @@ class MetricSet:
 
     @classmethod
     def _key_of_pairs(cls, spec: MetricSpec, key: LabelKey) -> LabelKey:
-        """``key`` itself when it holds exactly the catalog's labels in its order, else ``_key``."""
-        if tuple([n for n, _ in key]) == spec.labels and all([type(v) is str for _, v in key]):
+        """``key`` itself when it holds exactly the catalog's labels in its order, else ``_key``.
+
+        The values must be strings, as ``LabelKey`` says (``_key`` converts a mapping's values).
+        """
+        if tuple(map(_name, key)) == spec.labels:
             return key
         return cls._key(spec, dict(key))
 
