@@ -23,7 +23,6 @@ rejected keeps its last exported value, so the series neither gaps nor goes back
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -33,6 +32,7 @@ from ...catalog import CATALOG
 from ...counters import CounterFolder, Key, counter_reject_reason, reject_reason
 from ...metricset import MetricSet
 from ...promtext import HistSeries, LabelKey, Snapshot, canonical
+from .histograms import SourceId, emit_histogram
 
 # prometheus_client's default collectors (single-process engines): not about inference.
 PYTHON_RUNTIME = ("python_gc_*", "python_info", "process_*")
@@ -43,7 +43,6 @@ FINISH_REASONS = ("stop", "length", "abort", "error", "rejected", "unknown")
 
 
 OutKey = tuple[str, LabelKey]  # (catalog metric, exported labels)
-SourceId = tuple[str, str, LabelKey]  # (catalog metric, upstream family, upstream labels)
 HistParts = dict[OutKey, list[tuple[SourceId, HistSeries, float]]]
 
 
@@ -384,7 +383,7 @@ def normalise(
     for (metric, labels), sources in counters.items():
         out.add_key(metric, labels, folder.update((metric, labels), sources))
     for (metric, labels), parts in hists.items():
-        _emit_hist(metric, labels, parts, out, folder, res)
+        emit_histogram(metric, labels, parts, out, folder, res.reject, res.warnings.append)
     res.dropped_series = len(dropped)
     for rule in engine.rules:
         if isinstance(rule, LoraInfoRule):
@@ -463,79 +462,3 @@ def _sum_count(
         hs = HistSeries({math.inf: counts.pop(model)}, value, None)
         okey = (rule.metric, (("target", target), ("model", model)))
         hists.setdefault(okey, []).append(((rule.metric, rule.sum.key, labels), hs, rule.sum.scale))
-
-
-def _emit_hist(
-    metric: str,
-    labels: LabelKey,
-    parts: list[tuple[SourceId, HistSeries, float]],
-    out: MetricSet,
-    folder: CounterFolder,
-    res: Result,
-) -> None:
-    # (source, buckets, their bounds and values in the source's order, scaled sum, scale) of the usable sources
-    usable: list[tuple[SourceId, Mapping[float, float], tuple[float, ...], list[float], float, float]] = []
-    for sid, hs, scale in parts:
-        buckets = hs.buckets
-        if _INF not in buckets:
-            res.warnings.append(f"{sid[1]}: histogram series without a +Inf bucket skipped")
-            continue
-        values = list(buckets.values())
-        count, total = hs.count, hs.sum
-        # The fast test that nothing is negative, NaN or infinite (a NaN can fool min() but not
-        # sum(); an infinite value makes the sum infinite); the slow one names the reason.
-        if not (
-            min(values) >= 0.0
-            and math.isfinite(sum(values))
-            and (count is None or 0.0 <= count < _INF)
-            and (total is None or 0.0 <= total < _INF)
-        ):
-            why = _hist_reject_reason(hs)
-            if why is not None:
-                res.reject(sid[1], sid[2], why)
-                continue
-        usable.append((sid, buckets, tuple(buckets), values, (total or 0.0) * scale, scale))
-    if not usable:
-        return
-    # The bounds every usable source has, ascending: usually each source's own, in its order,
-    # and the same as in the last scrape (then known to be ascending).
-    hkey = (metric, labels, "hist")
-    first = usable[0][2]
-    if all([u[2] == first for u in usable]):
-        last = folder.hist_bounds(hkey)
-        if first == last or all(map(operator.lt, first, first[1:])):
-            ordered = last if first == last else first
-            columns: dict[Key, tuple[list[float], float]] = {sid: (v, total) for sid, _, _, v, total, _ in usable}
-            _add_hist(metric, labels, ordered, columns, usable[0][5], out, folder)
-            return
-    ordered = tuple(sorted(set(first).intersection(*(u[2] for u in usable))))
-    if ordered:
-        columns = {
-            sid: (values if keys == ordered else list(map(buckets.__getitem__, ordered)), total)
-            for sid, buckets, keys, values, total, _ in usable
-        }
-        _add_hist(metric, labels, ordered, columns, usable[0][5], out, folder)
-
-
-def _add_hist(
-    metric: str,
-    labels: LabelKey,
-    ordered: tuple[float, ...],
-    columns: Mapping[Key, tuple[list[float], float]],
-    scale: float,
-    out: MetricSet,
-    folder: CounterFolder,
-) -> None:
-    """Fold the sources' ``columns`` (bucket values aligned with the ascending ``ordered`` bounds)
-    and add the histogram, bounds scaled by ``scale``."""
-    counts, total = folder.update_hist_columns((metric, labels, "hist"), ordered, columns)
-    bounds = ordered if scale == 1.0 else tuple([le if le == _INF else le * scale for le in ordered])
-    out.add_histogram_columns(metric, labels, bounds, counts, total)
-
-
-def _hist_reject_reason(hs: HistSeries) -> str | None:
-    """Why a histogram series read from upstream cannot be used (a bad bucket, sum or count)."""
-    for value in (*hs.buckets.values(), hs.count, hs.sum):
-        if value is not None and not 0.0 <= value < math.inf:  # the fast test, then the reason
-            return counter_reject_reason(value)
-    return None
