@@ -50,9 +50,16 @@ def open_ports(host: str, ports: Iterable[int], timeout: float) -> set[int]:
     try:
         for port in ports:
             for family, addr in addresses:
-                sock = socket.socket(family, socket.SOCK_STREAM)
+                try:  # an address family the host cannot use (IPv6 turned off ...) is skipped
+                    sock = socket.socket(family, socket.SOCK_STREAM)
+                except OSError:
+                    continue
                 sock.setblocking(False)
-                err = sock.connect_ex((addr[0], port, *addr[2:]))
+                try:
+                    err = sock.connect_ex((addr[0], port, *addr[2:]))
+                except OSError:
+                    sock.close()
+                    continue
                 if err in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
                     waiting.register(sock, selectors.EVENT_WRITE, port)
                     continue
