@@ -242,16 +242,29 @@ def compare(d: Path, targets: int, samples: int, scrapes: int, rounds: int) -> N
 
 
 def sweep(d: Path, sizes: list[int], scrapes: int) -> None:
-    """CPU per upstream sample, one target, body sizes from small to large (linearity)."""
+    """CPU per upstream sample, one target, body sizes from small to large (linearity).
+
+    Besides the average per sample, the fixed cost of a scrape and the cost of each further
+    sample (least-squares line through the points): linear means a flat marginal cost.
+    """
     print(f"\n2. one vLLM target, CPU per upstream sample by body size ({scrapes} scrapes each)")
     print(f"{'samples':>10}{'CPU ms/scrape':>15}{'us/sample':>11}")
+    points = []
     for size in sizes:
         stack = Stack(d, 1, size)
         try:
             cpu, _ = cpu_per_scrape(stack.exporter, stack.port, max(3, scrapes * 10_000 // max(size, 1) // 4))
         finally:
             stack.close()
+        points.append((stack.samples, cpu))
         print(f"{stack.samples:>10}{cpu * 1e3:>15.2f}{cpu / stack.samples * 1e6:>11.3f}")
+    if len(points) >= 2:
+        n = len(points)
+        mx = sum(x for x, _ in points) / n
+        my = sum(y for _, y in points) / n
+        slope = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
+        fixed = my - slope * mx
+        print(f"fit: {fixed * 1e3:.1f} ms per scrape + {slope * 1e6:.3f} us per sample (goal: 1.5 us per sample)")
 
 
 def overlap(d: Path, targets: int, delay: float, scrapes: int) -> None:
