@@ -7,13 +7,18 @@ read through it scrape after scrape, and ``NO_PROXY`` still sends a target direc
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 from http_upstream import Upstream, send
+from llm_exporter.collectors import httpread
 from llm_exporter.collectors.httpread import body, get, new_session
-from llm_exporter.scrape import Deadline
+from llm_exporter.scrape import Deadline, TargetDown
+from support import wait_for
 
 DIRECT = b"direct 1\n"
 PROXIED = b"proxied 1\n"
@@ -53,3 +58,57 @@ def test_no_proxy_sends_a_target_direct(
     session = new_session()
     assert [_read(session, f"{upstream.url}/metrics") for _ in range(2)] == [DIRECT] * 2
     assert not proxy.requests
+
+
+def test_every_read_shares_one_watchdog_thread(upstream_and_proxy: tuple[Upstream, Upstream]) -> None:
+    """Reads start no thread each (a timer per read cost a thread start per target per scrape)."""
+    upstream, _ = upstream_and_proxy
+    session = new_session()
+    _read(session, f"{upstream.url}/metrics")
+    before = {t.ident for t in threading.enumerate()}
+    for _ in range(20):
+        _read(session, f"{upstream.url}/metrics")
+    assert {t.ident for t in threading.enumerate()} - before == set()
+    assert sum(t.name == "read-watchdog" for t in threading.enumerate()) == 1
+
+
+def test_a_short_deadline_after_long_ones_still_cuts_its_read() -> None:
+    """The watchdog sleeps until the earliest deadline: a new, earlier one wakes it.
+
+    The upstream drips a byte every 0.1 s for 3 s (no socket timeout can fire); the read must
+    be cut at its own 0.3 s deadline, before the drip ends, though a 5 s watch was queued first.
+    """
+    finished = threading.Event()
+
+    def drip(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "100")
+        h.end_headers()
+        try:
+            for _ in range(30):
+                h.wfile.write(b"x")
+                h.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+        finished.set()
+
+    with Upstream({"/metrics": send(200, DIRECT), "/drip": drip}) as upstream:
+        session = new_session()
+        _read(session, f"{upstream.url}/metrics")  # its watch, due in 5 s, stays queued
+        with (
+            pytest.raises(TargetDown, match="timeout"),
+            get(session, f"{upstream.url}/drip", Deadline(0.3), cap=0.3) as resp,
+        ):
+            b"".join(body(resp, "drip", 1 << 20))
+        assert not finished.is_set()  # cut while the upstream was still dripping
+
+
+def test_the_watchdog_wakes_for_a_deadline_earlier_than_the_one_it_sleeps_for() -> None:
+    dog = httpread._Watchdog()
+    late, early = httpread._Watch(60.0), httpread._Watch(0.2)
+    dog.add(late)
+    wait_for(lambda: dog._wake_at == late.at, timeout=20, what="the watchdog to sleep for a minute")
+    dog.add(early)
+    wait_for(lambda: early.expired, timeout=20, what="the early watch to expire")
+    assert not late.expired

@@ -17,9 +17,13 @@ connection) the whole-response deadline applies.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import json
+import math
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -64,10 +68,10 @@ class _Watch:
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
+        self.done = False
+        self.at = time.monotonic() + max(seconds, 0.001)
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(seconds, 0.001), self._expire)
-        self._timer.daemon = True
 
     def attach(self, sock: socket.socket | None) -> None:
         with self._lock:
@@ -75,19 +79,60 @@ class _Watch:
             if self.expired:
                 _shutdown(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.expired = True
             _shutdown(self._sock)
 
     def __enter__(self) -> _Watch:
         _current.watch = self
-        self._timer.start()
+        _WATCHDOG.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.done = True
+            self._sock = None  # the watchdog may hold this watch until its time: not the socket
         _current.watch = None
+
+
+class _Watchdog:
+    """One thread for the deadlines of every read (not a timer thread per read).
+
+    Watches wait in a heap ordered by deadline; the thread sleeps until the earliest and is
+    woken only when a new one is due earlier than that. A watch whose read ended stays in
+    the heap until its time (then it is dropped without effect): a few per target at most.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = itertools.count()
+        self._wake_at = math.inf
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: _Watch) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (watch.at, next(self._seq), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="read-watchdog", daemon=True)
+                self._thread.start()
+            elif watch.at < self._wake_at:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    heapq.heappop(self._heap)[2].expire()
+                self._wake_at = self._heap[0][0] if self._heap else math.inf
+                self._cond.wait(None if not self._heap else self._wake_at - now)
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shutdown(sock: socket.socket | None) -> None:
