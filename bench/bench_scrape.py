@@ -50,12 +50,15 @@ from payloads import vllm_body
 models, engines = (int(x) for x in sys.argv[2].split("x"))
 delay = float(sys.argv[3])
 steps = itertools.count(int(sys.argv[4]))
+# The first bodies are made before serving, so that making them does not compete for the
+# CPU with the exporter under measurement; later ones are made on demand.
+ready = [vllm_body(models, engines, step=next(steps)) for _ in range(int(sys.argv[6]))][::-1]
 lock = threading.Lock()
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         with lock:  # every answer is the next step of load: same lines, new values
-            body = vllm_body(models, engines, step=next(steps))
+            body = ready.pop() if ready else vllm_body(models, engines, step=next(steps))
         time.sleep(delay)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -150,7 +153,7 @@ def shape(samples: int) -> tuple[int, int]:
 class Stack:
     """Upstream servers and llm-exporter reading them, as subprocesses on loopback."""
 
-    def __init__(self, d: Path, targets: int, samples: int, delay: float = 0.0) -> None:
+    def __init__(self, d: Path, targets: int, samples: int, delay: float = 0.0, bodies: int = 0) -> None:
         self.dir = d
         self.procs: list[subprocess.Popen] = []
         self.models, self.engines = shape(samples)
@@ -164,7 +167,7 @@ class Stack:
             here = str(Path(__file__).resolve().parent)
             self.procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-c", UPSTREAM, str(port), shape_arg, str(delay), str(i * 1000), here]
+                    [sys.executable, "-c", UPSTREAM, str(port), shape_arg, str(delay), str(i * 1000), here, str(bodies)]
                 )
             )
             ports.append(port)
@@ -201,7 +204,7 @@ class Stack:
 def compare(d: Path, targets: int, samples: int, scrapes: int, rounds: int) -> None:
     """CPU per uncached scrape: llm-exporter vs a plain server exposing the same series,
     measured in ``rounds`` interleaved rounds (medians), so that noise hits both alike."""
-    stack = Stack(d, targets, samples)
+    stack = Stack(d, targets, samples, bodies=scrapes + 8)
     base: subprocess.Popen | None = None
     try:
         _, out = cpu_per_scrape(stack.exporter, stack.port, 1)
@@ -251,9 +254,10 @@ def sweep(d: Path, sizes: list[int], scrapes: int) -> None:
     print(f"{'samples':>10}{'CPU ms/scrape':>15}{'us/sample':>11}")
     points = []
     for size in sizes:
-        stack = Stack(d, 1, size)
+        n = max(3, scrapes * 10_000 // max(size, 1) // 4)
+        stack = Stack(d, 1, size, bodies=n + 4)
         try:
-            cpu, _ = cpu_per_scrape(stack.exporter, stack.port, max(3, scrapes * 10_000 // max(size, 1) // 4))
+            cpu, _ = cpu_per_scrape(stack.exporter, stack.port, n)
         finally:
             stack.close()
         points.append((stack.samples, cpu))
