@@ -248,24 +248,38 @@ def sweep(d: Path, sizes: list[int], scrapes: int) -> None:
     """CPU per upstream sample, one target, body sizes from small to large (linearity).
 
     Besides the average per sample, the fixed cost of a scrape and the cost of each further
-    sample (least-squares line through the points): linear means a flat marginal cost.
+    sample (least-squares line through the points): linear means a flat marginal cost. For
+    scale, the plain prometheus_client server exposing the same output at each size.
     """
     print(f"\n2. one vLLM target, CPU per upstream sample by body size ({scrapes} scrapes each)")
-    print(f"{'samples':>10}{'CPU ms/scrape':>15}{'us/sample':>11}")
+    print(f"{'samples':>10}{'series out':>11}{'CPU ms/scrape':>15}{'us/sample':>11}{'plain server ms':>17}")
     points = []
     for size in sizes:
         n = max(3, scrapes * 10_000 // max(size, 1) // 4)
         stack = Stack(d, 1, size, bodies=n + 4)
         try:
-            cpu, _ = cpu_per_scrape(stack.exporter, stack.port, n)
+            cpu, out = cpu_per_scrape(stack.exporter, stack.port, n)
         finally:
             stack.close()
+        exposed = d / "exposed.txt"
+        exposed.write_bytes(out)
+        p_base = free_port()
+        base = subprocess.Popen([sys.executable, "-c", BASELINE, str(p_base), str(exposed)])
+        try:
+            wait_up(p_base, base)
+            cpu_base, _ = cpu_per_scrape(base, p_base, n)
+        finally:
+            base.terminate()
+            base.wait(10)
         points.append((stack.samples, cpu))
-        print(f"{stack.samples:>10}{cpu * 1e3:>15.2f}{cpu / stack.samples * 1e6:>11.3f}")
+        print(
+            f"{stack.samples:>10}{series_count(out):>11}{cpu * 1e3:>15.2f}{cpu / stack.samples * 1e6:>11.3f}"
+            f"{cpu_base * 1e3:>17.2f}"
+        )
     if len(points) >= 2:
-        n = len(points)
-        mx = sum(x for x, _ in points) / n
-        my = sum(y for _, y in points) / n
+        k = len(points)
+        mx = sum(x for x, _ in points) / k
+        my = sum(y for _, y in points) / k
         slope = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x, _ in points)
         fixed = my - slope * mx
         print(f"fit: {fixed * 1e3:.1f} ms per scrape + {slope * 1e6:.3f} us per sample (goal: 1.5 us per sample)")
