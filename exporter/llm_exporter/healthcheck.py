@@ -66,7 +66,7 @@ def is_server_argv(argv: list[str]) -> bool:
 
 
 def parse_server_flags(argv: list[str], environ: dict[str, str]) -> ServerFlags:
-    """The listen address and web config the process was started with (the rules of ``cli``).
+    """The listen address and web config the process was started with (click's rules).
 
     Flags of ``serve`` are the ones it uses when the subcommand is given; otherwise the group's.
     The last occurrence wins; an environment variable applies when the flag is absent.

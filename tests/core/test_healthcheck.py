@@ -42,7 +42,7 @@ QUIET = "gpu:\n  enabled: false\n"
             {"LLM_EXPORTER_WEB_LISTEN_ADDRESS": ":7"},
             ServerFlags(":1", None),
         ),
-        # `serve` uses its own flags, not the top-level ones (cli.py): the top-level :1 is not listened on.
+        # `serve` uses its own flags, not the group's (click): the group's :1 is not listened on.
         (["llm-exporter", "--web.listen-address=:1", "serve", "--web.listen-address=:3"], {}, ServerFlags(":3", None)),
         (["llm-exporter", "--web.listen-address=:1", "serve"], {}, ServerFlags(":10556", None)),
     ],

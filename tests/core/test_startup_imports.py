@@ -24,7 +24,7 @@ from llm_exporter.server import ExporterHTTPServer
 SCRIPT = Path(__file__).resolve().parents[1] / "startup_modules.py"
 
 # Never needed by the embedded default (no queues, no basic auth, no probe, no process, no TLS).
-NOT_FOR_DEFAULT = ("redis", "bcrypt", "psutil", "requests", "celery", "kombu", "click")
+NOT_FOR_DEFAULT = ("redis", "bcrypt", "psutil", "requests", "celery", "kombu")
 # The embedded default is built in code: no YAML parser (a file or a web config needs one), no
 # target sections of the schema (no targets), and without --web.config.file no web config module.
 NO_FILES = ("yaml", "llm_exporter.configschema", "llm_exporter.webconfig", "llm_exporter.configtargets")
