@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -16,7 +17,6 @@ from llm_exporter.config import load_config_text
 from llm_exporter.metricset import MetricSet
 from llm_exporter.scrape import Deadline
 from prometheus_client import generate_latest
-from support import free_port
 
 KEY = "sk-test-SECRET-0123456789"
 
@@ -145,9 +145,14 @@ def test_probe_timeout_and_refused(tmp_path: Path, caplog: pytest.LogCaptureFixt
         out = _collect(_probe(tmp_path, up.url, timeout="500ms"))
     assert out.get("llm_probe_success", {"target": "api", "model": "gpt-test"}) == 0.0
     assert "probe api failed: timeout" in caplog.text
-    out = _collect(_probe(tmp_path, f"http://127.0.0.1:{free_port()}"))
-    assert out.get("llm_probe_success", {"target": "api", "model": "gpt-test"}) == 0.0
-    assert "probe api failed: connection failed" in caplog.text
+    # A port held by a bound socket that never listens: a connect to it is refused at once,
+    # whatever else runs on the machine (a port merely free now may be taken by a forwarder).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        out = _collect(_probe(tmp_path, f"http://127.0.0.1:{held.getsockname()[1]}"))
+    lab = {"target": "api", "model": "gpt-test"}
+    assert out.get("llm_probe_success", lab) == 0.0
+    assert "probe api failed: connection failed" in caplog.text, out.get("llm_probe_duration_seconds", lab)
 
 
 def test_probe_model_from_models_endpoint(tmp_path: Path) -> None:
