@@ -28,6 +28,7 @@ scrape is printed with the ratio ours / baseline (goal: at most 1.5). Then:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import socket
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -201,29 +203,36 @@ class Stack:
             p.wait(10)
 
 
+@contextlib.contextmanager
+def plain_server(d: Path, exposition: bytes) -> Iterator[tuple[subprocess.Popen, int]]:
+    """The baseline: a plain prometheus_client server exposing ``exposition``'s series; (process, port)."""
+    exposed = d / "exposed.txt"
+    exposed.write_bytes(exposition)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", BASELINE, str(port), str(exposed)])
+    try:
+        wait_up(port, proc)
+        yield proc, port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def compare(d: Path, targets: int, samples: int, scrapes: int, rounds: int) -> None:
     """CPU per uncached scrape: llm-exporter vs a plain server exposing the same series,
     measured in ``rounds`` interleaved rounds (medians), so that noise hits both alike."""
     stack = Stack(d, targets, samples, bodies=scrapes + 8)
-    base: subprocess.Popen | None = None
     try:
         _, out = cpu_per_scrape(stack.exporter, stack.port, 1)
-        exposed = d / "exposed.txt"
-        exposed.write_bytes(out)
-        p_base = free_port()
-        base = subprocess.Popen([sys.executable, "-c", BASELINE, str(p_base), str(exposed)])
-        wait_up(p_base, base)
-        cpu_base, base_out = cpu_per_scrape(base, p_base, 1)
-        per_round = max(1, scrapes // rounds)
-        ours_cpu, base_cpu = [], []
-        for _ in range(rounds):
-            ours_cpu.append(cpu_per_scrape(stack.exporter, stack.port, per_round, warm=False)[0])
-            base_cpu.append(cpu_per_scrape(base, p_base, per_round, warm=False)[0])
+        with plain_server(d, out) as (base, p_base):
+            _, base_out = cpu_per_scrape(base, p_base, 1)
+            per_round = max(1, scrapes // rounds)
+            ours_cpu, base_cpu = [], []
+            for _ in range(rounds):
+                ours_cpu.append(cpu_per_scrape(stack.exporter, stack.port, per_round, warm=False)[0])
+                base_cpu.append(cpu_per_scrape(base, p_base, per_round, warm=False)[0])
     finally:
         stack.close()
-        if base is not None:
-            base.terminate()
-            base.wait(10)
     cpu_ours, cpu_base = statistics.median(ours_cpu), statistics.median(base_cpu)
     n_ours, n_base = series_count(out), series_count(base_out)
     print(
@@ -261,16 +270,8 @@ def sweep(d: Path, sizes: list[int], scrapes: int) -> None:
             cpu, out = cpu_per_scrape(stack.exporter, stack.port, n)
         finally:
             stack.close()
-        exposed = d / "exposed.txt"
-        exposed.write_bytes(out)
-        p_base = free_port()
-        base = subprocess.Popen([sys.executable, "-c", BASELINE, str(p_base), str(exposed)])
-        try:
-            wait_up(p_base, base)
+        with plain_server(d, out) as (base, p_base):
             cpu_base, _ = cpu_per_scrape(base, p_base, n)
-        finally:
-            base.terminate()
-            base.wait(10)
         points.append((stack.samples, cpu))
         print(
             f"{stack.samples:>10}{series_count(out):>11}{cpu * 1e3:>15.2f}{cpu / stack.samples * 1e6:>11.3f}"

@@ -48,11 +48,10 @@ class ParseCache:
         self.bucket: dict[str, tuple[LabelKey, float]] = {}
         self.keys: dict[LabelKey, LabelKey] = {}  # the label sets of ``bucket``, one object each
         # The shape of the last body read by the careful parser; the template of that shape,
-        # made once a second body had it (``promtemplate``), for the parser settings in
-        # ``template_key``; the (shape, settings) a template was last made (or tried) for.
+        # made once a second body had it (``promtemplate``); the (shape, parser settings) it
+        # was made (or found unlearnable) for: a template serves only parsers of those settings.
         self.last_shape: int | None = None
         self.template: Template | None = None
-        self.template_key: tuple[object, ...] = ()
         self.tried: tuple[object, ...] = ()
         self.template_reads = 0  # bodies read by a template (for tests and the curious)
 

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # pieces (the shape) never hold " \n", which makes " \n" a safe separator to hash them with.
 _LAST_TOKEN = re.compile(rb" ([^ \n]*)\n")
 
-# (family, label set, bound, part, sum?, count?) as recorded by ``Template``.
+# What ``Template`` pours values into, in order: a scalar family's label sets; a histogram
+# family's series as (label set, bucket bounds, has a sum, has a count).
 ScalarPlan = tuple[str, tuple[LabelKey, ...]]
 HistPlan = tuple[str, list[tuple[LabelKey, tuple[float, ...], bool, bool]]]
 

@@ -159,10 +159,11 @@ class Parser(CarefulPath):
         body = b"".join(held)
         parts = promtemplate.split(body)
         cache = self.cache
-        if parts is not None and cache.template is not None and cache.template_key == self._key:
+        template = cache.template
+        if parts is not None and template is not None and cache.tried == (template.shape, self._key):
             # While held, every line that spans chunks was measured; a line inside one chunk
             # is no longer than the chunk: no line is too long if no chunk was.
-            snap = cache.template.read(body, parts, lines_checked=self._held_chunk <= self.max_line)
+            snap = template.read(body, parts, lines_checked=self._held_chunk <= self.max_line)
             if snap is not None:
                 cache.template_reads += 1
                 self.snap = snap
@@ -186,7 +187,6 @@ class Parser(CarefulPath):
             return  # learnt (or found unlearnable) already; the last body just did not fit it
         cache.tried = (shape, self._key)
         cache.template = promtemplate.learn(self, parts, shape, snap)
-        cache.template_key = self._key
 
     def _close_stream(self) -> Snapshot:
         try:
