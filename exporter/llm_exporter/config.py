@@ -92,6 +92,9 @@ class GpuConfig:
     between scrapes, Hopper and newer). ``expected_count``: fewer visible GPUs
     is a failed collection even on the first scrape. ``library``: an explicit path of
     libnvidia-ml.so.1 (default: the dynamic loader's search path).
+    ``slow_counters_interval``: the counters that cost the driver milliseconds per GPU (energy,
+    throttle time, PCIe replays) are read at most this often and served from their last read
+    in between; 0 reads them in every collection.
     """
 
     enabled: bool | Literal["auto"] = "auto"
@@ -102,6 +105,7 @@ class GpuConfig:
     gpm: bool = False
     expected_count: int | None = field(default=None, metadata={"check": non_negative})
     library: str | None = field(default=None, metadata={"path": True})
+    slow_counters_interval: Duration = field(default=10.0, metadata={"check": non_negative})
 
 
 @dataclass(frozen=True)

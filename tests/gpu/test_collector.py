@@ -468,3 +468,55 @@ def test_build_follows_enabled() -> None:
     (c,) = build(Config(gpu=GpuConfig(enabled="auto")))
     assert (c.name, c.key, c.target) == ("gpu", "gpu", None)
     assert c.config == GpuConfig(enabled="auto")  # type: ignore[attr-defined]
+
+
+class _Clock:
+    t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _slow_and_fast(m: object) -> tuple[float, float, float, float, float]:
+    """(energy J, hw thermal throttle s, PCIe replays | fast: memory temp, power W) of GPU 0."""
+    L = labels(0)
+    return (
+        m.get("llm_gpu_energy_joules_total", L),  # type: ignore[attr-defined]
+        m.get("llm_gpu_clock_event_seconds_total", {**L, "reason": "hw_thermal_slowdown"}),  # type: ignore[attr-defined]
+        m.get("llm_gpu_pcie_replays_total", L),  # type: ignore[attr-defined]
+        m.get("llm_gpu_memory_temperature_celsius", L),  # type: ignore[attr-defined]
+        m.get("llm_gpu_power_watts", L),  # type: ignore[attr-defined]
+    )
+
+
+@pytest.mark.parametrize("old_driver_calls", [False, True], ids=["field-values", "own-calls"])
+def test_slow_counters_are_read_once_per_interval(scenario: Path, old_driver_calls: bool) -> None:
+    """Energy, throttle time and PCIe replays (milliseconds each in a real driver) are read at
+    most once per slow_counters_interval and served from that read in between; the cheap
+    values are fresh in every collection. Where the fields are unsupported, the counters'
+    own calls (older drivers) follow the same interval."""
+    unsupported = {"unsupported": "field:83,field:94"} if old_driver_calls else {}
+    fakenvml.write_scenario(scenario, fakenvml.render([fakenvml.h100(0, **unsupported)]))
+    clock = _Clock()
+    c = GpuCollector(GpuConfig(enabled=True, slow_counters_interval=30), xid_wait_ms=50, clock=clock)
+    try:
+        first = _slow_and_fast(collect(c)[0])
+        assert first == (pytest.approx(123_456.789), 0.0, 0.0, 45.0, 350.0)
+        grown = {"energy_mj": 123_999_000, "viol_hw_thermal": 3_000_000_000, "pcie_replay": 7}
+        fakenvml.write_scenario(
+            scenario, fakenvml.render([fakenvml.h100(0, mem_temp=50, power_mw=400_000, **unsupported, **grown)])
+        )
+        clock.t += 29
+        assert _slow_and_fast(collect(c)[0]) == (*first[:3], 50.0, 400.0)  # slow ones from the last read
+        clock.t += 1
+        assert _slow_and_fast(collect(c)[0]) == (pytest.approx(123_999.0), 3.0, 7.0, 50.0, 400.0)
+    finally:
+        c.close(join=5.0)
+
+
+def test_slow_counters_interval_zero_reads_every_collection(scenario: Path) -> None:
+    fakenvml.write_scenario(scenario, fakenvml.render([fakenvml.h100(0)]))
+    with collector(slow_counters_interval=0) as c:
+        assert _slow_and_fast(collect(c)[0])[0] == pytest.approx(123_456.789)
+        fakenvml.write_scenario(scenario, fakenvml.render([fakenvml.h100(0, energy_mj=123_999_000)]))
+        assert _slow_and_fast(collect(c)[0])[0] == pytest.approx(123_999.0)

@@ -56,7 +56,11 @@ class GpuCollector(BaseCollector[GpuConfig]):
         self.gpm_max_gap = gpm_max_gap
         self._clock = clock
         self._opts = Options(
-            processes=config.processes, pcie_throughput=config.pcie_throughput, nvlink=config.nvlink, gpm=config.gpm
+            processes=config.processes,
+            pcie_throughput=config.pcie_throughput,
+            nvlink=config.nvlink,
+            gpm=config.gpm,
+            slow_counters_interval=config.slow_counters_interval,
         )
         self._names = ProcessNames() if config.processes else None
         self._xid = XidWatcher(wait_ms=xid_wait_ms)
@@ -281,6 +285,7 @@ class GpuCollector(BaseCollector[GpuConfig]):
             return False
         gpu.uuid, gpu.handle, gpu.labels, gpu.info = fresh.uuid, fresh.handle, fresh.labels, fresh.info
         gpu.skip, gpu.fields, gpu.nvlinks, gpu.gi_profiles = fresh.skip, fresh.fields, fresh.nvlinks, {}
+        gpu.slow_fields, gpu.slow_values, gpu.slow_read_at = fresh.slow_fields, {}, None
         self._uuid_by_index[gpu.index] = uuid
         state = self._gpm.get(uuid)
         if state is not None:
@@ -312,7 +317,7 @@ class GpuCollector(BaseCollector[GpuConfig]):
                 continue
             part = MetricSet()
             try:
-                read_gpu(gpu, part, self._opts, self._names)
+                read_gpu(gpu, part, self._opts, self._names, now)
                 if self._opts.gpm:
                     read_gpm(gpu, self._gpm.setdefault(gpu.uuid, GpmState()), part, now, self.gpm_max_gap)
             except GpuFailed as exc:

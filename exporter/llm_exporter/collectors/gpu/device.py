@@ -40,6 +40,7 @@ class Options:
     pcie_throughput: bool = False
     nvlink: bool = False
     gpm: bool = False
+    slow_counters_interval: float = 10.0  # seconds between reads of nvml.SLOW_FIELDS; 0 = every read
 
 
 @dataclass
@@ -52,7 +53,10 @@ class Gpu:
     labels: dict[str, str]
     info: dict[str, str] = field(default_factory=dict)
     skip: set[str] = field(default_factory=set)
-    fields: list[int] = field(default_factory=lambda: list(nvml.DEFAULT_FIELDS))
+    fields: list[int] = field(default_factory=lambda: list(nvml.FAST_FIELDS))
+    slow_fields: list[int] = field(default_factory=lambda: list(nvml.SLOW_FIELDS))
+    slow_values: dict[int, float] = field(default_factory=dict)  # last read of the slow counters
+    slow_read_at: float | None = None  # collector clock of that read
     nvlinks: int | None = None
     gi_profiles: dict[int, str] = field(default_factory=dict)  # GPU instance profile id -> "3g.40gb"
     retry_at: float = 0.0  # a lost or failing GPU is tried again from this time (collector clock)
@@ -97,8 +101,11 @@ def read_info(gpu: Gpu, system: dict[str, str]) -> None:
     }
 
 
-def read_gpu(gpu: Gpu, out: MetricSet, opts: Options, names: ProcessNames | None = None) -> None:
-    """All default (and enabled opt-in) series of one GPU. Raises GpuFailed or Lifecycle."""
+def read_gpu(gpu: Gpu, out: MetricSet, opts: Options, names: ProcessNames | None = None, now: float = 0.0) -> None:
+    """All default (and enabled opt-in) series of one GPU at collector clock ``now``.
+
+    Raises GpuFailed or Lifecycle.
+    """
     h, L, call = gpu.handle, gpu.labels, gpu.call
     out.add("llm_gpu_info", 1, {**L, **gpu.info})
 
@@ -133,8 +140,11 @@ def read_gpu(gpu: Gpu, out: MetricSet, opts: Options, names: ProcessNames | None
         out.add("llm_gpu_performance_state", pstate, L)
     _clock_events(gpu, out)
 
-    fields = _fields(gpu)
-    _field_series(gpu, out, fields)
+    slow = gpu.slow_read_at is None or now - gpu.slow_read_at >= opts.slow_counters_interval or now < gpu.slow_read_at
+    fields = _fields(gpu, slow)
+    _field_series(gpu, out, fields, slow)
+    if slow:
+        gpu.slow_read_at = now
     _retired_and_remapped(gpu, out)
     _pcie(gpu, out, opts)
     mig_procs = _mig(gpu, out)
@@ -173,14 +183,17 @@ def _clock_events(gpu: Gpu, out: MetricSet) -> None:
             out.add("llm_gpu_clock_event_active", 1 if current & bit else 0, {**gpu.labels, "reason": reason})
 
 
-def _fields(gpu: Gpu) -> dict[int, float]:
-    """One batched nvmlDeviceGetFieldValues; each entry's own return code is checked."""
+def _fields(gpu: Gpu, slow: bool) -> dict[int, float]:
+    """One batched nvmlDeviceGetFieldValues; each entry's own return code is checked.
+
+    The slow counters join the batch only when ``slow`` (their interval is over); otherwise
+    their last values are returned with the fresh ones.
+    """
+    ids = gpu.fields + gpu.slow_fields if slow else gpu.fields
     got: dict[int, float] = {}
-    if not gpu.fields:
-        return got
-    values = gpu.call("field_values", pynvml.nvmlDeviceGetFieldValues, gpu.handle, gpu.fields)
+    values = gpu.call("field_values", pynvml.nvmlDeviceGetFieldValues, gpu.handle, ids) if ids else None
     if values is None:
-        return got
+        return got if slow else dict(gpu.slow_values)
     dropped: list[int] = []
     for fv in values:
         rc = fv.nvmlReturn
@@ -198,19 +211,27 @@ def _fields(gpu: Gpu) -> dict[int, float]:
             raise Lifecycle(f"field {fv.fieldId}: NVML code {rc}")
     if dropped:
         gpu.fields = [f for f in gpu.fields if f not in dropped]
+        gpu.slow_fields = [f for f in gpu.slow_fields if f not in dropped]
+    if slow:
+        gpu.slow_values = {f: got[f] for f in gpu.slow_fields if f in got}
+    else:
+        got.update(gpu.slow_values)
     return got
 
 
-def _field_series(gpu: Gpu, out: MetricSet, got: dict[int, float]) -> None:
+def _field_series(gpu: Gpu, out: MetricSet, got: dict[int, float], slow: bool) -> None:
     L, h, call = gpu.labels, gpu.handle, gpu.call
     out.add("llm_gpu_memory_temperature_celsius", got.get(nvml.F_MEMORY_TEMP), L)
+    # Without the field (older drivers), the same counters by their own calls, as slowly.
     energy = got.get(nvml.F_ENERGY)
-    if energy is None:
+    if energy is None and slow:
         energy = call("energy", pynvml.nvmlDeviceGetTotalEnergyConsumption, h)
+        _keep_slow(gpu, nvml.F_ENERGY, energy)
     out.add("llm_gpu_energy_joules_total", _scale(energy, 1e-3), L)
     replays = got.get(nvml.F_PCIE_REPLAY)
-    if replays is None:
+    if replays is None and slow:
         replays = call("pcie_replay", pynvml.nvmlDeviceGetPcieReplayCounter, h)
+        _keep_slow(gpu, nvml.F_PCIE_REPLAY, replays)
     out.add("llm_gpu_pcie_replays_total", _num(replays), L)
     recovery = got.get(nvml.F_RECOVERY_ACTION)
     out.add("llm_gpu_recovery_action", recovery, L)
@@ -227,6 +248,13 @@ def _field_series(gpu: Gpu, out: MetricSet, got: dict[int, float]) -> None:
                 0 if counter == "volatile" else 1,
             )
         out.add("llm_gpu_ecc_errors_total", _num(value), {**L, "error": error, "counter": counter})
+
+
+def _keep_slow(gpu: Gpu, fid: int, value: Any) -> None:
+    """Remember a slow counter read by its own call, served until the next slow read."""
+    number = _num(value)
+    if number is not None:
+        gpu.slow_values[fid] = number
 
 
 def _retired_and_remapped(gpu: Gpu, out: MetricSet) -> None:
