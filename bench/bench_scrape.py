@@ -10,7 +10,9 @@ Like for like, in one run on this machine:
   so that every scrape reads, parses, normalises and renders every upstream;
 - baseline: a plain ``prometheus_client`` server whose collector builds, on every scrape,
   exactly the families and samples ours exposed (same series count, same label sets), the
-  way a hand-written exporter that already holds its data would.
+  way a hand-written exporter that already holds its data would;
+- both are scraped as Prometheus scrapes: over a connection kept open between scrapes where
+  the server allows it (ours does; prometheus_client's closes it after each answer).
 
 Both servers run side by side and are scraped in ``--rounds`` interleaved rounds (``--scrapes``
 in all each, one scrape at a time), so that a noisy machine weighs on both alike; the
@@ -66,7 +68,10 @@ class H(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a read the exporter gave up at its deadline (its first careful reads, at start)
     def log_message(self, *a):
         pass
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
@@ -102,16 +107,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# One client connection per server, kept open between scrapes where the server allows it, as
+# Prometheus scrapes (llm-exporter keeps HTTP/1.1 connections alive; prometheus_client's
+# wsgiref server closes each one, and http.client then opens a new one for the next scrape).
+_CONNECTIONS: dict[int, http.client.HTTPConnection] = {}
+
+
 def get(port: int, timeout: float = 30.0) -> bytes:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = _CONNECTIONS.get(port)
+    if conn is None:
+        conn = _CONNECTIONS[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", "/metrics", headers={"Accept": "text/plain;version=0.0.4"})
         resp = conn.getresponse()
         body = resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"port {port}: HTTP {resp.status}")
-        return body
-    finally:
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        del _CONNECTIONS[port]
+        raise
+    if resp.status != 200:
+        raise RuntimeError(f"port {port}: HTTP {resp.status}")
+    return body
+
+
+def forget(port: int) -> None:
+    """Close the kept connection to ``port`` (its server is stopping, or another may take the port)."""
+    conn = _CONNECTIONS.pop(port, None)
+    if conn is not None:
         conn.close()
 
 
@@ -122,6 +144,7 @@ def wait_up(port: int, proc: subprocess.Popen) -> None:
             raise SystemExit(f"server on {port} exited with {proc.returncode}")
         try:
             get(port, timeout=5)
+            forget(port)  # scrapes open their own, with the scrape timeout
             return
         except (OSError, RuntimeError):
             time.sleep(0.1)
@@ -197,6 +220,7 @@ class Stack:
         wait_up(self.port, self.exporter)
 
     def close(self) -> None:
+        forget(self.port)
         for p in self.procs:
             p.terminate()
         for p in self.procs:
@@ -214,6 +238,7 @@ def plain_server(d: Path, exposition: bytes) -> Iterator[tuple[subprocess.Popen,
         wait_up(port, proc)
         yield proc, port
     finally:
+        forget(port)
         proc.terminate()
         proc.wait(10)
 
