@@ -289,7 +289,7 @@ def sweep(d: Path, sizes: list[int], scrapes: int) -> None:
     print(f"{'samples':>10}{'series out':>11}{'CPU ms/scrape':>15}{'us/sample':>11}{'plain server ms':>17}")
     points = []
     for size in sizes:
-        n = max(3, scrapes * 10_000 // max(size, 1) // 4)
+        n = max(12, scrapes * 10_000 // max(size, 1) // 4)  # 12+: CPU times come in 10 ms ticks
         stack = Stack(d, 1, size, bodies=n + 4)
         try:
             cpu, out = cpu_per_scrape(stack.exporter, stack.port, n)
