@@ -7,6 +7,8 @@ block read here is remembered in the target's ``ParseCache`` for the fast loop.
 
 from __future__ import annotations
 
+from typing import cast
+
 from .promlabels import LABEL_BLOCK, LabelKey, PromTextError, split_escaped, split_le, split_simple
 from .promsnap import HistSeries, ParseCache, Snapshot
 
@@ -103,10 +105,11 @@ class CarefulPath:
                 return
             hs = series[pairs] = HistSeries()
         if le is not None:
-            if le in hs.buckets:
+            buckets = cast("dict[float, float]", hs.buckets)  # the line parser's own series
+            if le in buckets:
                 self.snap.duplicates += 1
             else:
-                hs.buckets[le] = value
+                buckets[le] = value
         elif suffix == "sum":
             if hs.sum is None:
                 hs.sum = value

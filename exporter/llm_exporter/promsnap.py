@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -11,11 +12,43 @@ if TYPE_CHECKING:
     from .promtemplate import Template
 
 
+class BucketColumns(Mapping[float, float]):
+    """Cumulative bucket values aligned with their bounds, as a template reads them: a
+    read-only mapping by bound that builds no dict (the normaliser takes the columns)."""
+
+    __slots__ = ("bounds", "counts")
+
+    def __init__(self, bounds: tuple[float, ...], counts: list[float]) -> None:
+        self.bounds = bounds
+        self.counts = counts
+
+    def __getitem__(self, bound: float) -> float:
+        try:
+            return self.counts[self.bounds.index(bound)]
+        except ValueError:
+            raise KeyError(bound) from None
+
+    def __contains__(self, bound: object) -> bool:
+        return bound in self.bounds
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self.bounds)
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __repr__(self) -> str:  # as the dict of the same buckets: a template is checked by repr
+        return repr(dict(zip(self.bounds, self.counts, strict=True)))
+
+
 @dataclass
 class HistSeries:
-    """One histogram series as read: cumulative buckets by bound, sum and count."""
+    """One histogram series as read: cumulative buckets by bound, sum and count.
 
-    buckets: dict[float, float] = field(default_factory=dict)
+    The line parsers fill a dict; a template gives ``BucketColumns``.
+    """
+
+    buckets: Mapping[float, float] = field(default_factory=dict)
     sum: float | None = None
     count: float | None = None
 

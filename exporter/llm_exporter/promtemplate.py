@@ -15,25 +15,27 @@ exactly a body the careful parser would read the same way, value for value. A te
 kept only if, built from a body, it gives that body's snapshot exactly (``repr``-equal),
 and only for lines that are ``name{labels} value`` with nothing after the value (a
 timestamp or an exemplar makes the shape change every scrape, so such bodies stay on the
-careful path). Bodies that are not ASCII are decoded once to check they are UTF-8; values
-that do not parse, over-long lines and any other surprise fall back to the careful parser.
+careful path). Bodies that are not ASCII are decoded once to check they are UTF-8; the
+values of repeated wanted lines, which the line parser reads and then drops, are checked to
+be numbers too. Values that do not parse, over-long lines and any other surprise fall back to
+the careful parser.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from itertools import islice
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from .promlabels import LabelKey, PromTextError, split_le
-from .promsnap import HistSeries, Snapshot
+from .promsnap import BucketColumns, HistSeries, Snapshot
 
 if TYPE_CHECKING:
     from .promtext import Parser
 
-# " <value>\n": a line's last token. Between two matches nothing matches again, so the
-# pieces (the shape) never hold " \n", which makes " \n" a safe separator to hash them with.
+# " <value>\n": a line's last token; the text between two of them is a piece of the shape.
 _LAST_TOKEN = re.compile(rb" ([^ \n]*)\n")
 
 # What ``Template`` pours values into, in order: a scalar family's label sets; a histogram
@@ -51,13 +53,14 @@ def split(body: bytes) -> list[bytes] | None:
 
 
 def shape_of(parts: Sequence[bytes]) -> int:
-    """A hash of everything but the last tokens (pieces joined by ``" \\n"``).
+    """A hash of everything but the last tokens: of the tuple of pieces, in order.
 
-    Python's keyed 64-bit string hash: two shapes of one target colliding is a 2**-64 event,
-    and an upstream cannot aim for it (the key is per process), nor would it gain anything
-    it could not get by writing other values.
+    Each piece is hashed with Python's keyed 64-bit string hash and the tuple hash mixes
+    them in order (no joined copy of the body is made): two shapes of one target colliding
+    is a 2**-64 event, and an upstream cannot aim for it (the key is per process), nor
+    would it gain anything it could not get by writing other values.
     """
-    return hash(b" \n".join(parts[0::2]))
+    return hash(tuple(parts[0::2]))
 
 
 def _getter(indexes: list[int]) -> Callable[[Sequence[bytes]], tuple[bytes, ...]]:
@@ -78,6 +81,7 @@ class Template:
         shape: int,
         nparts: int,
         values: list[int],
+        checks: list[int],
         comments: list[int],
         parts: Sequence[bytes],
         scalars: list[ScalarPlan],
@@ -88,6 +92,7 @@ class Template:
         self.shape = shape
         self.nparts = nparts
         self._values = _getter(values)
+        self._checks = _getter(checks) if checks else None  # values only checked to be numbers
         self._comments = _getter(comments)
         self._comment_text = self._comments(parts)
         self._scalars = scalars
@@ -121,6 +126,9 @@ class Template:
 
     def fill(self, parts: Sequence[bytes]) -> Snapshot:
         """Pour the wanted values of ``parts`` into a fresh snapshot (ValueError on a bad value)."""
+        if self._checks is not None:
+            for _ in map(float, self._checks(parts)):
+                pass
         values = map(float, self._values(parts))
         samples, duplicates, skipped, eof = self._counts
         snap = Snapshot(
@@ -134,7 +142,7 @@ class Template:
         for base, series in self._histograms:
             family = histograms[base] = {}
             for labels, bounds, has_sum, has_count in series:
-                buckets = dict(zip(bounds, values, strict=False))
+                buckets = BucketColumns(bounds, list(islice(values, len(bounds))))
                 total = next(values) if has_sum else None
                 family[labels] = HistSeries(buckets, total, next(values) if has_count else None)
         return snap
@@ -145,7 +153,7 @@ def learn(parser: Parser, parts: Sequence[bytes], shape: int, snap: Snapshot) ->
     where = _locate(parser, parts)
     if where is None:
         return None
-    scalar_at, hist_at, comments = where
+    scalar_at, hist_at, comments, wanted = where
     values: list[int] = []
     scalars: list[ScalarPlan] = []
     histograms: list[HistPlan] = []
@@ -168,7 +176,11 @@ def learn(parser: Parser, parts: Sequence[bytes], shape: int, snap: Snapshot) ->
             histograms.append((base, plan))
     except KeyError:
         return None
-    template = Template(shape, len(parts), values, comments, parts, scalars, histograms, snap, parser.max_line)
+    # The line parser floats every wanted line's value, repeated and over-the-cap lines
+    # too (a bad one is an error): the template floats theirs as well, and drops them.
+    used = set(values)
+    checks = [k for k in wanted if k not in used]
+    template = Template(shape, len(parts), values, checks, comments, parts, scalars, histograms, snap, parser.max_line)
     try:
         same = repr(template.fill(parts)) == repr(snap)
     except ValueError:
@@ -178,13 +190,14 @@ def learn(parser: Parser, parts: Sequence[bytes], shape: int, snap: Snapshot) ->
 
 def _locate(
     parser: Parser, parts: Sequence[bytes]
-) -> tuple[dict[tuple[str, LabelKey], int], dict[tuple[str, LabelKey], dict[object, int]], list[int]] | None:
-    """Where (which part) each wanted series' value is, first occurrence first; None if a
-    wanted line is not plain ``name{labels} value``."""
+) -> tuple[dict[tuple[str, LabelKey], int], dict[tuple[str, LabelKey], dict[object, int]], list[int], list[int]] | None:
+    """Where (which part) each wanted series' value is, first occurrence first, the comments,
+    and every wanted line's value; None if a wanted line is not plain ``name{labels} value``."""
     names = parser.names
     scalar_at: dict[tuple[str, LabelKey], int] = {}
     hist_at: dict[tuple[str, LabelKey], dict[object, int]] = {}
     comments: list[int] = []
+    wanted: list[int] = []
     for k in range(1, len(parts), 2):
         piece = parts[k - 1]
         start = piece.rfind(b"\n") + 1
@@ -202,6 +215,7 @@ def _locate(
         kind = hit[0]
         if kind == 0:
             continue
+        wanted.append(k)
         labels: LabelKey = ()
         if br > 0:
             try:
@@ -221,4 +235,4 @@ def _locate(
                 except PromTextError:
                     return None
             hist_at.setdefault((base, labels), {}).setdefault(slot, k)
-    return scalar_at, hist_at, comments
+    return scalar_at, hist_at, comments, wanted

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterable
+from typing import cast
 
 from . import promtemplate
 from .promcareful import CarefulPath, Classified
@@ -294,7 +295,9 @@ class Parser(CarefulPath):
                                             snap.skipped += 1
                                             continue
                                         hs = family[pairs] = HistSeries()
-                                    last_hit, last_pairs, last_buckets = hit, pairs, hs.buckets
+                                    # the line parser's own series: their buckets are dicts
+                                    last_hit, last_pairs = hit, pairs
+                                    last_buckets = cast("dict[float, float]", hs.buckets)
                                 if known[1] in last_buckets:
                                     snap.duplicates += 1
                                 else:
@@ -390,10 +393,11 @@ class Parser(CarefulPath):
                                     snap.skipped += 1
                                     continue
                                 hs = family[known[0]] = HistSeries()
-                            if known[1] in hs.buckets:
+                            buckets = cast("dict[float, float]", hs.buckets)  # the line parser's own
+                            if known[1] in buckets:
                                 snap.duplicates += 1
                             else:
-                                hs.buckets[known[1]] = value
+                                buckets[known[1]] = value
                             continue
                     else:
                         pairs = plain.get(inner)

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from llm_exporter.collectors.inference.mapping import normalise
 from llm_exporter.collectors.inference.vllm import VLLM
 from llm_exporter.counters import CounterFolder, counter_reject_reason
+from llm_exporter.exposition import render
 from llm_exporter.metricset import Histogram, MetricSet
-from llm_exporter.promtext import parse
+from llm_exporter.promsnap import BucketColumns
+from llm_exporter.promtext import ParseCache, Parser, parse
 
 FAMILY = "vllm:time_to_first_token_seconds"
 METRIC = "llm_time_to_first_token_seconds"
@@ -104,3 +106,36 @@ def test_engines_with_different_bounds_share_the_common_ones() -> None:
     h = out.get(METRIC, {"target": "t", "model": "m"})
     assert isinstance(h, Histogram)
     assert (h.bounds, h.counts, h.sum) == ((0.5, math.inf), (5.0, 8.0), 4.0)
+
+
+FIXED = st.tuples(
+    st.lists(st.integers(min_value=0, max_value=30).map(float), min_size=4, max_size=4),
+    st.one_of(st.none(), st.tuples(st.integers(min_value=0, max_value=3), VALUE)),
+    st.integers(min_value=0, max_value=100).map(float),
+)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.lists(st.lists(FIXED, min_size=2, max_size=2), min_size=3, max_size=8))
+def test_template_reads_fold_as_the_line_parser_reads(rounds: list) -> None:
+    """Bodies of one shape (same engines and bounds, new values: growth, resets, NaN, negative,
+    infinite) are read by the target's template after two of them, its buckets coming as
+    columns; the normaliser exports exactly what it exports from the line parser's reads."""
+    cache = ParseCache()
+    templated, careful = CounterFolder(), CounterFolder()
+    for engines in rounds:
+        body, _ = _body([(list(BOUNDS), steps, odd, total) for steps, odd, total in engines])
+        parser = Parser((), (FAMILY,), cache=cache)
+        parser.feed(body)
+        via_cache = parser.close()
+        outs, results = [], []
+        for snap, folder in ((via_cache, templated), (parse(body, (), (FAMILY,)), careful)):
+            out = MetricSet()
+            results.append(normalise(VLLM, snap, out, "t", "unknown", folder).rejected)
+            outs.append(render(out))
+        assert outs[0] == outs[1], body.decode()
+        assert results[0] == results[1]
+    assert cache.template_reads == len(rounds) - 2
+    assert any(
+        isinstance(hs.buckets, BucketColumns) for family in via_cache.histograms.values() for hs in family.values()
+    )

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from llm_exporter.collectors.inference.engines import VLLM
+from llm_exporter.promsnap import BucketColumns
 from llm_exporter.promtext import ParseCache, Parser, PromTextError, Snapshot
 from test_inference_parser_fuzz import HIST, VALUE, WANT, exposition_line
 
@@ -179,3 +180,29 @@ def test_parser_settings_are_part_of_the_template() -> None:
     fresh = Parser(VLLM.scalar_names(), (), max_held=0)
     fresh.feed(body)
     assert _norm(other.close()) == _norm(fresh.close())
+
+
+def test_bucket_columns_read_as_the_dict_of_the_same_buckets() -> None:
+    cols = BucketColumns((0.5, 1.0, math.inf), [1.0, 3.0, 4.0])
+    same = {0.5: 1.0, 1.0: 3.0, math.inf: 4.0}
+    assert cols == same and same == cols and repr(cols) == repr(same)
+    assert (cols[1.0], len(cols), list(cols), list(cols.values())) == (3.0, 3, [0.5, 1.0, math.inf], [1.0, 3.0, 4.0])
+    assert math.inf in cols and 2.0 not in cols
+    with pytest.raises(KeyError):
+        cols[2.0]
+    assert cols != {0.5: 1.0, 1.0: 3.0}
+
+
+def test_a_bad_value_on_a_repeated_line_is_an_error_as_without_the_template() -> None:
+    """The line parser reads a repeated line's value before dropping it (found by the fuzz test)."""
+    lines = ["vllm:num_requests_running{} 0.0", "vllm:num_requests_running{} 0.0"]
+    cache = ParseCache()
+    good = _with_values(lines, ["1.0", "2.0"])
+    _read(good, cache)
+    _read(good, cache)
+    assert cache.template is not None
+    bad = _with_values(lines, ["3.0", "x"])
+    assert _read(bad, None, max_held=0) == "error"
+    assert _read(bad, cache) == "error"
+    assert not isinstance(snap := _read(_with_values(lines, ["4.0", "5.0"]), cache), str)
+    assert snap.scalars["vllm_num_requests_running"] == {(): 4.0} and snap.duplicates == 1

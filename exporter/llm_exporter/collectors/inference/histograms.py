@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 from ...counters import CounterFolder, Key, counter_reject_reason
 from ...metricset import MetricSet
+from ...promsnap import BucketColumns
 from ...promtext import HistSeries, LabelKey
 
 _INF = math.inf
@@ -41,10 +42,13 @@ def emit_histogram(
     usable: list[tuple[SourceId, Mapping[float, float], tuple[float, ...], list[float], float, float]] = []
     for sid, hs, scale in parts:
         buckets = hs.buckets
-        if _INF not in buckets:
+        if isinstance(buckets, BucketColumns):  # a template's read: the columns as they are
+            keys, values = buckets.bounds, buckets.counts.copy()
+        else:
+            keys, values = tuple(buckets), list(buckets.values())
+        if not keys or (keys[-1] != _INF and _INF not in keys):  # +Inf is usually the last bound
             warn(f"{sid[1]}: histogram series without a +Inf bucket skipped")
             continue
-        values = list(buckets.values())
         count, total = hs.count, hs.sum
         # The fast test that nothing is negative, NaN or infinite (a NaN can fool min() but not
         # sum(); an infinite value makes the sum infinite); the slow one names the reason.
@@ -58,7 +62,7 @@ def emit_histogram(
             if why is not None:
                 reject(sid[1], sid[2], why)
                 continue
-        usable.append((sid, buckets, tuple(buckets), values, (total or 0.0) * scale, scale))
+        usable.append((sid, buckets, keys, values, (total or 0.0) * scale, scale))
     if not usable:
         return
     # The bounds every usable source has, ascending: usually each source's own, in its order,
