@@ -70,9 +70,16 @@ def measure(iterations: int, models: int, engines: int, static: bool) -> dict[st
                     series[labels] += k
         for hists in snap.histograms.values():
             for hs in hists.values():
-                for rank, le in enumerate(sorted(hs.buckets), 1):
-                    hs.buckets[le] += k * rank
-                hs.count = hs.buckets[max(hs.buckets)]
+                b = hs.buckets
+                if hasattr(b, "counts"):  # a template's read (promsnap.BucketColumns): grown in place
+                    order = sorted(range(len(b.bounds)), key=b.bounds.__getitem__)
+                    for rank, j in enumerate(order, 1):
+                        b.counts[j] += k * rank
+                    hs.count = b.counts[order[-1]]
+                else:
+                    for rank, le in enumerate(sorted(b), 1):
+                        b[le] += k * rank
+                    hs.count = b[max(b)]
                 hs.sum = (hs.sum or 0.0) + k / 2
 
     t_norm: list[float] = []

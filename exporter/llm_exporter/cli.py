@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from . import __version__, logsetup
+from . import __version__, gcsettings, logsetup
 from .config import ConfigError, load_config
 from .httpconn import Limits
 from .redact import redact
@@ -263,6 +263,7 @@ def serve(
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_hup)
     runtime.start_warmup()  # /-/ready answers 503 until this first collection has finished
+    gcsettings.tune()
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
