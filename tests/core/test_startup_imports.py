@@ -94,3 +94,11 @@ def test_the_server_binds_without_a_reverse_dns_lookup(monkeypatch: pytest.Monke
     finally:
         server.server_close()
         runtime.close()
+
+
+def test_the_target_classes_config_names_are_those_configtargets_defines() -> None:
+    """config lists them by name (to import configtargets only on first use): the lists agree."""
+    from llm_exporter import config, configtargets
+
+    classes = set(configtargets.__all__) - {"Redirects"}
+    assert set(config._TARGET_CLASSES) == classes and classes <= set(config.__all__)

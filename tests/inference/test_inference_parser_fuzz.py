@@ -61,10 +61,12 @@ def _run(body: bytes, cuts: list[int], max_line: int = 200, max_held: int = 0) -
 def _same(a: Snapshot | str, b: Snapshot | str) -> bool:
     if isinstance(a, str) or isinstance(b, str):
         return a == b
-    return repr(_norm(a)) == repr(_norm(b))
+    return repr(snapshot_values(a)) == repr(snapshot_values(b))
 
 
-def _norm(s: Snapshot) -> tuple:
+def snapshot_values(s: Snapshot) -> tuple:
+    """What a snapshot holds, NaN as "nan" so that equal snapshots compare equal."""
+
     def f(v: float | None) -> object:
         return "nan" if v is not None and math.isnan(v) else v
 

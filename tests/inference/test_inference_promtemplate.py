@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from llm_exporter.collectors.inference.engines import VLLM
 from llm_exporter.promsnap import BucketColumns
 from llm_exporter.promtext import ParseCache, Parser, PromTextError, Snapshot
-from test_inference_parser_fuzz import HIST, VALUE, WANT, exposition_line
+from test_inference_parser_fuzz import HIST, VALUE, WANT, exposition_line, snapshot_values
 
 
 def _read(
@@ -35,18 +35,7 @@ def _read(
 
 
 def _norm(s: Snapshot | str) -> object:
-    if isinstance(s, str):
-        return s
-
-    def f(v: float | None) -> object:
-        return "nan" if v is not None and math.isnan(v) else v
-
-    scalars = {k: {lk: f(v) for lk, v in d.items()} for k, d in s.scalars.items()}
-    hists = {
-        k: {lk: ({b: f(c) for b, c in h.buckets.items()}, f(h.sum), f(h.count)) for lk, h in d.items()}
-        for k, d in s.histograms.items()
-    }
-    return repr((scalars, hists, s.types, s.samples, s.duplicates, s.skipped, s.openmetrics_eof))
+    return s if isinstance(s, str) else repr((snapshot_values(s), s.types, s.skipped))
 
 
 def _with_values(lines: list[str], values: list[str]) -> bytes:
