@@ -7,14 +7,14 @@ read through it scrape after scrape, and ``NO_PROXY`` still sends a target direc
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-import requests
-from http_upstream import Upstream, send
+from http_upstream import Route, Upstream, send
 from llm_exporter.collectors import httpread
 from llm_exporter.collectors.httpread import body, get, new_session
 from llm_exporter.scrape import Deadline, TargetDown
@@ -24,7 +24,7 @@ DIRECT = b"direct 1\n"
 PROXIED = b"proxied 1\n"
 
 
-def _read(session: requests.Session, url: str) -> bytes:
+def _read(session: httpread.Session, url: str) -> bytes:
     with get(session, url, Deadline(5.0), cap=5.0) as resp:
         return b"".join(body(resp, url, 1 << 20))
 
@@ -112,3 +112,69 @@ def test_the_watchdog_wakes_for_a_deadline_earlier_than_the_one_it_sleeps_for() 
     dog.add(early)
     wait_for(lambda: early.expired, timeout=20, what="the early watch to expire")
     assert not late.expired
+
+
+def _recording(paths: list[str]) -> Route:
+    """A route that answers ``DIRECT`` and records each request's whole path (query included)."""
+
+    def route(h: BaseHTTPRequestHandler) -> None:
+        paths.append(h.path)
+        send(200, DIRECT)(h)
+
+    return route
+
+
+def test_each_distinct_get_is_sent_as_asked_though_prepared_once() -> None:
+    """The session keeps one prepared request per distinct GET: alternating credentials,
+    headers and parameters on one URL each reach the upstream as asked, read after read."""
+    paths: list[str] = []
+    upstream = Upstream({"/metrics": _recording(paths)})
+    session = new_session()
+    url = f"{upstream.url}/metrics"
+    asks = [
+        ({"Authorization": "Bearer one"}, None, None),
+        ({"Authorization": "Bearer two"}, None, None),
+        ({}, {"page": "2"}, None),
+        ({}, None, ("guest", "secret")),
+    ]
+    with upstream:
+        for _ in range(2):
+            for headers, params, auth in asks:
+                with get(session, url, Deadline(5.0), cap=5.0, headers=headers, params=params, auth=auth) as resp:
+                    assert b"".join(body(resp, url, 1 << 20)) == DIRECT
+    seen = list(zip(paths, [h.get("Authorization") for _, _, h, _ in upstream.requests], strict=True))
+    basic = "Basic " + base64.b64encode(b"guest:secret").decode()
+    once = [("/metrics", "Bearer one"), ("/metrics", "Bearer two"), ("/metrics?page=2", None), ("/metrics", basic)]
+    assert seen == once * 2
+    assert len(session._plans) == len(asks)
+
+
+def test_the_prepared_requests_are_bounded() -> None:
+    """A reader that asks for ever new pages keeps at most ``MAX_PLANS`` prepared requests."""
+    paths: list[str] = []
+    pages = range(httpread.Session.MAX_PLANS + 5)
+    with Upstream({"/metrics": _recording(paths)}) as upstream:
+        session = new_session()
+        url = f"{upstream.url}/metrics"
+        for page in pages:
+            with get(session, url, Deadline(5.0), cap=5.0, params={"page": str(page)}) as resp:
+                b"".join(body(resp, url, 1 << 20))
+            assert len(session._plans) <= httpread.Session.MAX_PLANS
+    assert paths == [f"/metrics?page={page}" for page in pages]
+
+
+def test_cookies_an_upstream_sets_are_not_sent_back() -> None:
+    """A metrics read is stateless: a ``Set-Cookie`` does not change the next request."""
+
+    def cookie(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Set-Cookie", "session=abc; Path=/")
+        h.send_header("Content-Length", str(len(DIRECT)))
+        h.end_headers()
+        h.wfile.write(DIRECT)
+
+    with Upstream({"/metrics": cookie}) as upstream:
+        session = new_session()
+        for _ in range(2):
+            _read(session, f"{upstream.url}/metrics")
+        assert [h.get("Cookie") for _, _, h, _ in upstream.requests] == [None, None]

@@ -8,15 +8,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
 from ...config import InferenceTarget
 from ...counters import CounterFolder, RejectedSamples
 from ...metricset import MetricSet
 from ...promtext import ParseCache, Parser, Snapshot
 from ...scrape import Deadline, TargetDown
 from ..base import BaseCollector
-from ..httpread import get_json, join, new_session
+from ..httpread import Session, get_json, join, new_session
 from . import litellm, ollama
 from .engines import CANDIDATES, ENGINES, JSON_APIS
 from .http import fetch_metrics
@@ -44,7 +42,7 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
 
     def __init__(self, config: InferenceTarget) -> None:
         super().__init__(config, key=f"inference/{config.name}", target=config.name)
-        self._session: requests.Session | None = None
+        self._session: Session | None = None
         self._folder = CounterFolder()
         self._parse_cache = ParseCache()  # label blocks seen in earlier scrapes of this target
         self._rejected = RejectedSamples(self.config.name, log)
@@ -57,7 +55,7 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
 
     # -- plumbing ---------------------------------------------------------------------
     @property
-    def session(self) -> requests.Session:
+    def session(self) -> Session:
         if self._session is None:
             self._session = new_session()
         return self._session
@@ -128,7 +126,7 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
             cache=self._parse_cache,
         )
         url = join(self.config.url, self.config.metrics_path)
-        snap, _ = fetch_metrics(
+        return fetch_metrics(
             self.session,
             url,
             deadline,
@@ -137,7 +135,6 @@ class InferenceCollector(BaseCollector[InferenceTarget]):
             parser=parser,
             redirects=cfg.redirects,
         )
-        return snap
 
     def _normalise(self, engine: Engine, snap: Snapshot, out: MetricSet, deadline: Deadline) -> None:
         self._refresh_meta(engine, deadline, need_model=not engine.model_labels and not self.config.model)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import requests
-
 from ...promtext import Parser, PromTextError, Snapshot
 from ...scrape import Deadline, TargetDown
-from ..httpread import body, get
+from ..httpread import Session, body, get
 
 ACCEPT = "text/plain;version=0.0.4;q=1.0, application/openmetrics-text;version=1.0.0;q=0.5, */*;q=0.1"
 
 
 def fetch_metrics(
-    session: requests.Session,
+    session: Session,
     url: str,
     deadline: Deadline,
     *,
@@ -20,8 +18,8 @@ def fetch_metrics(
     headers: dict[str, str],
     parser: Parser,
     redirects: str = "same_origin",
-) -> tuple[Snapshot, dict[str, str]]:
-    """Stream ``url`` into ``parser``; returns the snapshot and the response headers."""
+) -> Snapshot:
+    """Stream ``url`` into ``parser``; returns the snapshot."""
     with get(session, url, deadline, cap=cap, headers={"Accept": ACCEPT, **headers}, redirects=redirects) as resp:
         ctype = resp.headers.get("Content-Type", "").lower()
         if "html" in ctype or "json" in ctype:
@@ -32,7 +30,6 @@ def fetch_metrics(
             snap = parser.close()
         except PromTextError as exc:
             raise TargetDown(f"bad exposition from {url}: {exc}") from None
-        got = dict(resp.headers)
     if "openmetrics" in ctype and not snap.openmetrics_eof:
         raise TargetDown(f"truncated body from {url}: OpenMetrics body without '# EOF'")
-    return snap, got
+    return snap

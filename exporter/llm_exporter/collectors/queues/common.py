@@ -14,8 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import requests
-
 from ...config import QueueTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline
@@ -151,7 +149,7 @@ class OnceLog:
 
 
 def get_json(
-    session: requests.Session,
+    session: httpread.Session,
     url: str,
     deadline: Deadline,
     cfg: QueueTarget,

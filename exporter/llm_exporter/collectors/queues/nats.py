@@ -23,8 +23,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import requests
-
 from ...config import QueueTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
@@ -64,7 +62,7 @@ class NatsQueueCollector(BaseCollector[QueueTarget]):
     def __init__(self, cfg: QueueTarget, clock: Callable[[], float] = time.time) -> None:
         super().__init__(cfg, key=f"queue/{cfg.name}", target=cfg.name)
         self._clock = clock
-        self._session: requests.Session | None = None
+        self._session: httpread.Session | None = None
         self._guard = Guard(cfg.name, cfg.max_queues)
         self._agents = {(q.name, q.group or ""): q.agent or "" for q in cfg.queues}
         self._wanted = {(q.name, q.group or "") for q in cfg.queues}

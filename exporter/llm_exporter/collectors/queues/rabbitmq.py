@@ -24,8 +24,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from ...config import QueueTarget
 from ...metricset import MetricSet
 from ...scrape import Deadline, TargetDown
@@ -69,7 +67,7 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
     def __init__(self, cfg: QueueTarget, clock: Callable[[], float] = time.time) -> None:
         super().__init__(cfg, key=f"queue/{cfg.name}", target=cfg.name)
         self._clock = clock
-        self._session: requests.Session | None = None
+        self._session: httpread.Session | None = None
         self._discovered_at = float("-inf")
         self._dlq: dict[tuple[str, str, str], list[str]] = {}  # (vhost, dlx, routing key) -> queues
         self._stats_enabled = True
@@ -151,7 +149,7 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
         )
 
     # -- listing ---------------------------------------------------------------------------
-    def _list(self, session: requests.Session, deadline: Deadline) -> tuple[list[dict[str, Any]], int]:
+    def _list(self, session: httpread.Session, deadline: Deadline) -> tuple[list[dict[str, Any]], int]:
         """Queue rows of the listing (bounded pages) and how many were left unread."""
         cfg = self.config
         path = "/api/queues" + (f"/{quote(cfg.vhost, safe='')}" if cfg.vhost else "")
@@ -194,7 +192,7 @@ class RabbitMQQueueCollector(BaseCollector[QueueTarget]):
         return str(dlx), str(rk)
 
     def _resolve_dlx(
-        self, session: requests.Session, deadline: Deadline, by_key: dict[tuple[str, str], dict[str, Any]]
+        self, session: httpread.Session, deadline: Deadline, by_key: dict[tuple[str, str], dict[str, Any]]
     ) -> None:
         lookups = 0
         for (vhost, _name), q in by_key.items():
