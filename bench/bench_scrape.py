@@ -20,7 +20,8 @@ median over rounds of each server process's CPU time (user + system, from psutil
 scrape is printed with the ratio ours / baseline (goal: at most 1.5). Then:
 
 2. one target with bodies of ``--sizes`` samples: CPU per upstream sample, which should stay
-   flat from 1k to 100k samples (goal: at most 1.5 us);
+   flat from 1k to 100k samples (goal: at most 1.5 us), beside the data path alone (parse,
+   normalise and render of the same bodies in this process, no I/O): its floor;
 3. ``--overlap-targets`` targets that each take ``--delay`` to answer: the wall time of a
    scrape against reading them one after another (reads waiting on the network overlap).
 
@@ -278,15 +279,49 @@ def compare(d: Path, targets: int, samples: int, scrapes: int, rounds: int) -> N
     )
 
 
+def data_path(models: int, engines: int, scrapes: int) -> float:
+    """Median CPU seconds of the exporter's data path alone, in this process, per scrape.
+
+    The template parse, normalise and render of the bodies the upstream serves (the same
+    steps of load), with the target's parse cache and counter folder as a running collector
+    keeps them: no HTTP on either side, no threads, no serving. What a scrape costs beyond
+    this is the fixed cost of reading and serving.
+    """
+    from llm_exporter.collectors.inference.mapping import normalise
+    from llm_exporter.collectors.inference.vllm import VLLM
+    from llm_exporter.counters import CounterFolder
+    from llm_exporter.exposition import render
+    from llm_exporter.metricset import MetricSet
+    from llm_exporter.promtext import ParseCache, Parser
+
+    folder, cache = CounterFolder(), ParseCache()
+    times = []
+    for step in range(scrapes + 2):  # the first two learn the template and fill the folder
+        body = vllm_body(models, engines, step=step)
+        t0 = time.process_time()
+        parser = Parser(VLLM.scalar_names(), VLLM.histogram_names(), max_samples=10**7, cache=cache)
+        parser.feed(body)
+        out = MetricSet()
+        normalise(VLLM, parser.close(), out, "vllm-0", "unknown", folder)
+        render(out)
+        if step >= 2:
+            times.append(time.process_time() - t0)
+    return statistics.median(times)
+
+
 def sweep(d: Path, sizes: list[int], scrapes: int) -> None:
     """CPU per upstream sample, one target, body sizes from small to large (linearity).
 
     Besides the average per sample, the fixed cost of a scrape and the cost of each further
     sample (least-squares line through the points): linear means a flat marginal cost. For
-    scale, the plain prometheus_client server exposing the same output at each size.
+    scale, the plain prometheus_client server exposing the same output at each size, and
+    the data path alone (``data_path``: parse, normalise, render, no I/O) per sample.
     """
     print(f"\n2. one vLLM target, CPU per upstream sample by body size ({scrapes} scrapes each)")
-    print(f"{'samples':>10}{'series out':>11}{'CPU ms/scrape':>15}{'us/sample':>11}{'plain server ms':>17}")
+    print(
+        f"{'samples':>10}{'series out':>11}{'CPU ms/scrape':>15}{'us/sample':>11}{'plain server ms':>17}"
+        f"{'no-I/O us/sample':>18}"
+    )
     points = []
     for size in sizes:
         n = max(12, scrapes * 10_000 // max(size, 1) // 4)  # 12+: CPU times come in 10 ms ticks
@@ -297,10 +332,11 @@ def sweep(d: Path, sizes: list[int], scrapes: int) -> None:
             stack.close()
         with plain_server(d, out) as (base, p_base):
             cpu_base, _ = cpu_per_scrape(base, p_base, n)
+        bare = data_path(stack.models, stack.engines, n)
         points.append((stack.samples, cpu))
         print(
             f"{stack.samples:>10}{series_count(out):>11}{cpu * 1e3:>15.2f}{cpu / stack.samples * 1e6:>11.3f}"
-            f"{cpu_base * 1e3:>17.2f}"
+            f"{cpu_base * 1e3:>17.2f}{bare / stack.samples * 1e6:>18.3f}"
         )
     if len(points) >= 2:
         k = len(points)
